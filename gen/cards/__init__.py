@@ -1,0 +1,1 @@
+"""Client role-card pools: loading, importing, building, statistics, splits."""

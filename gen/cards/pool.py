@@ -1,0 +1,94 @@
+"""A role-card pool is a JSONL file, one RoleCard per line. Loading validates every line and fails with the file,
+line and field of the first bad records."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from counselsim.errors import InputError
+from counselsim.schemas import RoleCard
+
+
+def _field_errors(err: ValidationError) -> list[str]:
+    out = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(record)"
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        out.append(f"field '{field}': {msg}")
+    return out
+
+
+def load_pool(path: str | Path, max_errors: int = 20) -> list[RoleCard]:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: role-card pool not found") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    cards: list[RoleCard] = []
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as e:
+            errors.append(f"{path}:{lineno}: invalid JSON: {e.msg} (column {e.colno})")
+            continue
+        if not isinstance(data, dict):
+            errors.append(f"{path}:{lineno}: a role card must be a JSON object, got {type(data).__name__}")
+            continue
+        try:
+            card = RoleCard.model_validate(data)
+        except ValidationError as e:
+            errors.extend(f"{path}:{lineno}: card '{data.get('id', '?')}': {msg}" for msg in _field_errors(e))
+            continue
+        if card.id in seen:
+            errors.append(f"{path}:{lineno}: field 'id': duplicate id '{card.id}' (first on line {seen[card.id]})")
+            continue
+        seen[card.id] = lineno
+        cards.append(card)
+        if len(errors) >= max_errors:
+            break
+    if errors:
+        raise InputError("\n".join(errors[:max_errors]))
+    if not cards:
+        raise InputError(f"{path}: role-card pool is empty")
+    return cards
+
+
+def load_pools(paths: Iterable[str | Path], languages: Iterable[str] | None = None) -> list[RoleCard]:
+    """Cards of several pools, filtered to `languages`; ids must be unique across pools."""
+    cards: list[RoleCard] = []
+    origin: dict[str, Path] = {}
+    for path in paths:
+        for card in load_pool(path):
+            if card.id in origin:
+                raise InputError(f"{path}: field 'id': duplicate id '{card.id}' (also in {origin[card.id]})")
+            origin[card.id] = Path(path)
+            cards.append(card)
+    if languages is not None:
+        wanted = set(languages)
+        cards = [c for c in cards if c.language in wanted]
+        if not cards:
+            raise InputError(f"no role card in {[str(p) for p in origin.values()] or 'the pools'} has a language in {sorted(wanted)}")
+    return cards
+
+
+def write_pool(cards: Iterable[RoleCard], path: str | Path) -> None:
+    """Write a pool atomically: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for card in cards:
+            f.write(json.dumps(card.model_dump(mode="json", exclude_none=True), ensure_ascii=False) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,42 @@
+"""The `counselsim` command. Each feature module registers its own subcommand."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from counselsim.errors import InputError, OutputError
+from counselsim.logs import setup_logging
+
+# Modules that expose `register(subparsers)`; each adds one subcommand whose handler returns an exit code.
+COMMAND_MODULES = [
+    "counselsim.commands.run",
+    "counselsim.commands.verify",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="counselsim", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return int(args.handler(args) or 0)
+    except (InputError, OutputError) as e:
+        print(f"counselsim: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        logging.getLogger("counselsim").warning("interrupted; finished work is kept, rerun the command to resume")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Pipeline configuration: YAML files validated by pydantic, with command-line overrides.
+
+Every error names the file, the YAML line where one is known, and the dotted field path.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from counselsim.errors import InputError
+
+Backend = Literal["vllm", "transformers", "openai", "scripted"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Strict):
+    """One model served by one or more engine replicas."""
+
+    path: str = Field(description="HF folder or hub id, 'embedded:smollm2', or the model name an endpoint serves")
+    backend: Backend = "vllm"
+    replicas: int = Field(default=1, ge=1)
+    num_cpus: float = Field(default=1, ge=0, description="Ray CPUs each replica reserves")
+    num_gpus: float = Field(default=0, ge=0, description="Ray GPUs each replica reserves; 1 pins one engine per GPU")
+    max_concurrency: int = Field(default=256, ge=1, description="calls one replica accepts at once")
+    options: dict[str, Any] = Field(default_factory=dict, description="passed to the backend (engine args, base_url, ...)")
+    env: dict[str, str] = Field(default_factory=dict, description="environment of the engine actor")
+
+
+class RoleConfig(_Strict):
+    model: str
+    temperature: float = Field(default=0.8, ge=0)
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    max_tokens: int = Field(default=128, ge=1)
+
+
+class RolesConfig(_Strict):
+    client: RoleConfig
+    counselor: RoleConfig
+
+
+class RefinementConfig(_Strict):
+    """The counselor-reply check σ of the SimPsyDial method."""
+
+    max_attempts: int = Field(default=4, ge=1)
+    max_chars_zh: int = Field(default=200, ge=1)
+    # Parallel zh/en text runs at roughly 1.6 Chinese characters per English word, so 200 characters ~ 120 words.
+    max_words_en: int = Field(default=120, ge=1)
+
+
+class SessionConfig(_Strict):
+    max_turn_pairs: int = Field(default=50, ge=1)
+    min_turn_pairs: int = Field(default=10, ge=0)
+    opening: dict[str, str] = Field(default_factory=lambda: {"zh": "你好", "en": "Hello"})
+    refinement: RefinementConfig = Field(default_factory=RefinementConfig)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> "SessionConfig":
+        if self.min_turn_pairs > self.max_turn_pairs:
+            raise ValueError("min_turn_pairs must not exceed max_turn_pairs")
+        return self
+
+
+class RetryConfig(_Strict):
+    attempts: int = Field(default=4, ge=1)
+    initial_backoff_s: float = Field(default=0.5, ge=0)
+    max_backoff_s: float = Field(default=10.0, ge=0)
+    timeout_s: float = Field(default=300.0, gt=0, description="one engine call")
+
+
+class FaultConfig(_Strict):
+    """Injected engine faults, for chaos tests of a real deployment. Shares are per call."""
+
+    error_share: float = Field(default=0.0, ge=0, le=1)
+    timeout_share: float = Field(default=0.0, ge=0, le=1)
+    garbage_share: float = Field(default=0.0, ge=0, le=1)
+    seed: int = 0
+
+
+class RunConfig(_Strict):
+    sessions: int = Field(ge=1, description="sessions to deliver")
+    seed: int = 0
+    output: str
+    input: str | None = Field(default=None, description="corpus to read, for pipelines that transform one")
+    rows_per_shard: int = Field(default=256, ge=1)
+    max_in_flight: int = Field(default=64, ge=1, description="sessions in flight per engine replica")
+    max_attempts_factor: float = Field(default=3.0, ge=1, description="give up after sessions x factor attempts")
+    progress: bool = True
+
+
+class RoleCardsConfig(_Strict):
+    pools: list[str] = Field(min_length=1)
+    languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"])
+
+
+class PipelineConfig(_Strict):
+    pipeline: Literal["simpsydial", "rpc"]
+    run: RunConfig
+    role_cards: RoleCardsConfig | None = None
+    models: dict[str, ModelConfig]
+    roles: RolesConfig
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    faults: FaultConfig = Field(default_factory=FaultConfig)
+    stages: dict[str, dict[str, Any]] = Field(default_factory=dict, description="settings of optional stages")
+
+    @model_validator(mode="after")
+    def _roles_name_models(self) -> "PipelineConfig":
+        for role in ("client", "counselor"):
+            name = getattr(self.roles, role).model
+            if name not in self.models:
+                raise ValueError(f"roles.{role}.model names '{name}', which is not under models ({sorted(self.models)})")
+        if self.pipeline == "simpsydial" and self.role_cards is None:
+            raise ValueError("role_cards is required for the simpsydial pipeline")
+        return self
+
+    def generation_hash(self) -> str:
+        """Hash of everything that shapes the content of a session; the run size and output place are left out,
+        so a rerun that asks for more sessions extends the same corpus."""
+        data = self.model_dump(mode="json", exclude={"run": {"sessions", "output", "max_in_flight", "progress", "rows_per_shard"}})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one `dotted.key=value` override; the value is parsed as YAML (numbers, lists, booleans)."""
+    if "=" not in assignment:
+        raise InputError(f"override '{assignment}' is not of the form key.path=value")
+    key, raw = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise InputError(f"override '{assignment}': '{part}' is not a section")
+        node = child
+    node[parts[-1]] = yaml.safe_load(raw) if raw != "" else ""
+
+
+def _line_of(root: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
+    """The 1-based line of a dotted field path in a composed YAML document, or of its nearest parent."""
+    node, line = root, None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                key_node = next((k for k, _ in node.value if k.value == str(key)), None)
+                return key_node.start_mark.line + 1 if key_node else line
+            line = next(k for k, _ in node.value if k.value == str(key)).start_mark.line + 1
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def format_validation_error(source: str, err: ValidationError, yaml_root: yaml.Node | None = None) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(yaml_root, loc) if yaml_root is not None else None
+        where = f"{source}:{line}" if line else source
+        detail = e["msg"]
+        if e["type"] == "extra_forbidden":
+            detail = "unknown key"
+        elif "input" in e and not isinstance(e["input"], dict):
+            detail += f" (got {e['input']!r})"
+        lines.append(f"{where}: field '{field}': {detail}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise InputError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    if data is None:
+        raise InputError(f"{path}: config file is empty")
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    for assignment in overrides or []:
+        apply_override(data, assignment)
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as e:
+        raise InputError(format_validation_error(str(path), e, root)) from None

@@ -1,0 +1,49 @@
+"""The one interface every backend implements: chat messages + sampling -> text + token usage."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict
+
+
+class Message(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.8
+    top_p: float = 0.9
+    max_tokens: int = 128
+    seed: int | None = None
+    # Structured output: a JSON schema or a fixed list of choices. Backends without guided decoding ignore
+    # these and the caller parses strictly (see Engine.supports_structured_output).
+    json_schema: dict[str, Any] | None = None
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class EngineError(Exception):
+    """A transient engine failure; the call may be retried."""
+
+
+class ContextOverflowError(Exception):
+    """The prompt does not fit the model's context. Retrying cannot help: the session fails with this reason."""
+
+
+class Engine(Protocol):
+    supports_structured_output: bool
+
+    async def generate(self, messages: list[Message], sampling: Sampling) -> Completion: ...
+
+    async def stats(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...

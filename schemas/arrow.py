@@ -1,0 +1,100 @@
+"""Explicit Arrow schemas for the Parquet tables. Arrow never infers a schema from data here.
+
+`tests/test_schemas.py` checks that each Arrow schema and its pydantic model name the same fields.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyarrow as pa
+
+from counselsim.schemas.session import Session
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+TRAIT = pa.struct([("level", pa.string()), ("note", pa.string())])
+
+ROLE_CARD = pa.struct(
+    [
+        ("id", pa.string()),
+        ("language", pa.string()),
+        ("gender", pa.string()),
+        ("age", pa.int32()),
+        ("education", pa.string()),
+        ("occupation", pa.string()),
+        ("marital_status", pa.string()),
+        ("family_relationships", pa.string()),
+        (
+            "big_five",
+            pa.struct(
+                [
+                    ("openness", TRAIT),
+                    ("conscientiousness", TRAIT),
+                    ("extraversion", TRAIT),
+                    ("agreeableness", TRAIT),
+                    ("neuroticism", TRAIT),
+                ]
+            ),
+        ),
+        ("resistance", pa.struct([("level", pa.string()), ("reasoning", pa.string())])),
+        ("chief_complaint", pa.string()),
+        ("topic", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+
+ROLE_MODEL = pa.struct(
+    [
+        ("model", pa.string()),
+        ("backend", pa.string()),
+        ("temperature", pa.float64()),
+        ("top_p", pa.float64()),
+        ("max_tokens", pa.int32()),
+    ]
+)
+
+TURN = pa.struct(
+    [
+        ("index", pa.int32()),
+        ("speaker", pa.string()),
+        ("text", pa.string()),
+        ("attempts", pa.int32()),
+        ("prompt_tokens", pa.int32()),
+        ("completion_tokens", pa.int32()),
+        ("latency_s", pa.float64()),
+    ]
+)
+
+SESSION_FIELDS = [
+    pa.field("session_id", pa.string(), nullable=False),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("slot", pa.int64(), nullable=False),
+    pa.field("role_card_id", pa.string(), nullable=False),
+    pa.field("language", pa.string(), nullable=False),
+    pa.field("role_card", ROLE_CARD, nullable=False),
+    pa.field("client", ROLE_MODEL, nullable=False),
+    pa.field("counselor", ROLE_MODEL, nullable=False),
+    pa.field("seed", pa.int64(), nullable=False),
+    pa.field("turns", pa.list_(TURN), nullable=False),
+    pa.field("termination_reason", pa.string(), nullable=False),
+    pa.field("num_turn_pairs", pa.int32(), nullable=False),
+    pa.field("regenerations", pa.int32(), nullable=False),
+    pa.field("prompt_tokens", pa.int64(), nullable=False),
+    pa.field("completion_tokens", pa.int64(), nullable=False),
+    pa.field("started_at", TIMESTAMP, nullable=False),
+    pa.field("finished_at", TIMESTAMP, nullable=False),
+    pa.field("duration_s", pa.float64(), nullable=False),
+    pa.field("config_hash", pa.string(), nullable=False),
+    pa.field("package_version", pa.string(), nullable=False),
+]
+
+SESSION_SCHEMA = pa.schema(SESSION_FIELDS, metadata={"counselsim.record": "session", "counselsim.schema_version": "1"})
+
+
+def sessions_to_table(sessions: Iterable[Session]) -> pa.Table:
+    rows = [s.model_dump(mode="python") for s in sessions]
+    return pa.Table.from_pylist(rows, schema=SESSION_SCHEMA)
+
+
+def table_to_sessions(table: pa.Table) -> list[Session]:
+    return [Session.model_validate(row) for row in table.to_pylist()]
