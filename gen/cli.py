@@ -11,8 +11,12 @@ from counselsim.logs import setup_logging
 
 # Modules that expose `register(subparsers)`; each adds one subcommand whose handler returns an exit code.
 COMMAND_MODULES = [
+    "counselsim.commands.audit",
+    "counselsim.commands.export",
     "counselsim.commands.run",
     "counselsim.commands.verify",
+    "counselsim.commands.dedup",
+    "counselsim.commands.role_cards",
 ]
 
 

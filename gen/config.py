@@ -32,6 +32,7 @@ class ModelConfig(_Strict):
     max_concurrency: int = Field(default=256, ge=1, description="calls one replica accepts at once")
     options: dict[str, Any] = Field(default_factory=dict, description="passed to the backend (engine args, base_url, ...)")
     env: dict[str, str] = Field(default_factory=dict, description="environment of the engine actor")
+    ray_resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources each replica needs")
 
 
 class RoleConfig(_Strict):
@@ -39,11 +40,7 @@ class RoleConfig(_Strict):
     temperature: float = Field(default=0.8, ge=0)
     top_p: float = Field(default=0.9, gt=0, le=1)
     max_tokens: int = Field(default=128, ge=1)
-
-
-class RolesConfig(_Strict):
-    client: RoleConfig
-    counselor: RoleConfig
+    repetition_penalty: float = Field(default=1.0, gt=0)
 
 
 class RefinementConfig(_Strict):
@@ -93,6 +90,8 @@ class RunConfig(_Strict):
     max_in_flight: int = Field(default=64, ge=1, description="sessions in flight per engine replica")
     max_attempts_factor: float = Field(default=3.0, ge=1, description="give up after sessions x factor attempts")
     progress: bool = True
+    executor: Literal["ray", "local"] = Field(default="ray", description="'local' runs engines in this process, without Ray")
+    license: str = Field(default="cc-by-4.0", description="license field of the dataset card")
 
 
 class RoleCardsConfig(_Strict):
@@ -100,12 +99,15 @@ class RoleCardsConfig(_Strict):
     languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"])
 
 
+REQUIRED_ROLES = {"simpsydial": {"client", "counselor"}, "rpc": {"counselor", "profiler", "rewriter", "labeler"}}
+
+
 class PipelineConfig(_Strict):
     pipeline: Literal["simpsydial", "rpc"]
     run: RunConfig
     role_cards: RoleCardsConfig | None = None
     models: dict[str, ModelConfig]
-    roles: RolesConfig
+    roles: dict[str, RoleConfig] = Field(description="who plays each role (client, counselor, labeler, ...) and how")
     session: SessionConfig = Field(default_factory=SessionConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
@@ -113,10 +115,12 @@ class PipelineConfig(_Strict):
 
     @model_validator(mode="after")
     def _roles_name_models(self) -> "PipelineConfig":
-        for role in ("client", "counselor"):
-            name = getattr(self.roles, role).model
-            if name not in self.models:
-                raise ValueError(f"roles.{role}.model names '{name}', which is not under models ({sorted(self.models)})")
+        for role, role_cfg in self.roles.items():
+            if role_cfg.model not in self.models:
+                raise ValueError(f"roles.{role}.model names '{role_cfg.model}', which is not under models ({sorted(self.models)})")
+        missing = REQUIRED_ROLES[self.pipeline] - set(self.roles)
+        if missing:
+            raise ValueError(f"the {self.pipeline} pipeline needs roles {sorted(missing)}")
         if self.pipeline == "simpsydial" and self.role_cards is None:
             raise ValueError("role_cards is required for the simpsydial pipeline")
         return self
@@ -124,7 +128,8 @@ class PipelineConfig(_Strict):
     def generation_hash(self) -> str:
         """Hash of everything that shapes the content of a session; the run size and output place are left out,
         so a rerun that asks for more sessions extends the same corpus."""
-        data = self.model_dump(mode="json", exclude={"run": {"sessions", "output", "max_in_flight", "progress", "rows_per_shard"}})
+        data = self.model_dump(mode="json", exclude={"run": {"sessions", "output", "max_in_flight", "progress", "rows_per_shard", "executor",
+                                                              "license", "max_attempts_factor"}})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

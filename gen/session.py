@@ -66,7 +66,7 @@ async def simulate(plan: SessionPlan, cfg: PipelineConfig, call: Caller, run_id:
                               prompt_tokens=0, completion_tokens=0, latency_s=0.0)]
 
     async def speak(speaker: str) -> Turn:
-        role_cfg: RoleConfig = getattr(cfg.roles, speaker)
+        role_cfg: RoleConfig = cfg.roles[speaker]
         history = [(t.speaker, t.text) for t in turns]
         messages = messages_for(speaker, systems[speaker], history)
         max_attempts = scfg.refinement.max_attempts
@@ -74,6 +74,7 @@ async def simulate(plan: SessionPlan, cfg: PipelineConfig, call: Caller, run_id:
         prompt_tokens = completion_tokens = 0
         for attempt in range(1, max_attempts + 1):
             sampling = Sampling(temperature=role_cfg.temperature, top_p=role_cfg.top_p, max_tokens=role_cfg.max_tokens,
+                                repetition_penalty=role_cfg.repetition_penalty,
                                 seed=derive_seed(plan.seed, len(turns), attempt))
             try:
                 out = await call(speaker, plan.session_id, messages, sampling)
@@ -116,8 +117,8 @@ async def simulate(plan: SessionPlan, cfg: PipelineConfig, call: Caller, run_id:
         role_card_id=plan.card.id,
         language=lang,
         role_card=plan.card,
-        client=role_model(cfg, cfg.roles.client),
-        counselor=role_model(cfg, cfg.roles.counselor),
+        client=role_model(cfg, cfg.roles["client"]),
+        counselor=role_model(cfg, cfg.roles["counselor"]),
         seed=plan.seed,
         turns=turns,
         termination_reason=termination,

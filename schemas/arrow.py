@@ -98,3 +98,60 @@ def sessions_to_table(sessions: Iterable[Session]) -> pa.Table:
 
 def table_to_sessions(table: pa.Table) -> list[Session]:
     return [Session.model_validate(row) for row in table.to_pylist()]
+
+
+def schema_for(record_type: str) -> pa.Schema | None:
+    """The Arrow schema of a record type named in shard metadata or a manifest."""
+    from counselsim.schemas import registry
+
+    return registry.SCHEMAS.get(record_type)
+
+
+# --- rpc_session: a session with a 5P profile, an injected resistance episode and per-turn labels ---------------
+# (pydantic models in counselsim.schemas.rpc)
+
+MOTIVATION = pa.struct(
+    [("profile_reflection", pa.string()), ("situation_awareness", pa.string()), ("reaction_decision", pa.string())]
+)
+
+RPC_TURN = pa.struct(
+    list(TURN)
+    + [
+        ("label_binary", pa.string()),
+        ("label", pa.string()),
+        ("label_group", pa.string()),
+        ("label_rationale", pa.string()),
+        ("label_status", pa.string()),
+        ("injected", pa.bool_()),
+        ("reaction_type", pa.string()),
+        ("motivation", MOTIVATION),
+        ("original_text", pa.string()),
+        ("regenerated", pa.bool_()),
+    ]
+)
+
+PROFILE_5P = pa.struct(
+    [
+        ("presenting", pa.string()),
+        ("predisposing", pa.string()),
+        ("precipitating", pa.string()),
+        ("perpetuating", pa.string()),
+        ("protective", pa.string()),
+    ]
+)
+
+EPISODE = pa.struct([("turn_indices", pa.list_(pa.int32())), ("reaction_type", pa.string())])
+
+RPC_SESSION_FIELDS = [pa.field("turns", pa.list_(RPC_TURN), nullable=False) if f.name == "turns" else f
+                      for f in SESSION_FIELDS] + [
+    pa.field("profile_5p", PROFILE_5P, nullable=False),
+    pa.field("episode", EPISODE),
+    pa.field("source_session_id", pa.string(), nullable=False),
+    pa.field("rpc_run_id", pa.string(), nullable=False),
+    pa.field("rpc_config_hash", pa.string(), nullable=False),
+    pa.field("rpc_prompt_tokens", pa.int64(), nullable=False),
+    pa.field("rpc_completion_tokens", pa.int64(), nullable=False),
+]
+
+RPC_SESSION_SCHEMA = pa.schema(RPC_SESSION_FIELDS,
+                               metadata={"counselsim.record": "rpc_session", "counselsim.schema_version": "1"})

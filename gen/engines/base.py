@@ -15,6 +15,7 @@ class Sampling:
     temperature: float = 0.8
     top_p: float = 0.9
     max_tokens: int = 128
+    repetition_penalty: float = 1.0
     seed: int | None = None
     # Structured output: a JSON schema or a fixed list of choices. Backends without guided decoding ignore
     # these and the caller parses strictly (see Engine.supports_structured_output).

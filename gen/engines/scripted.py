@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -12,15 +13,21 @@ from counselsim.engines.base import Completion, Message, Sampling
 Script = Callable[[list[Message], Sampling], str]
 
 
+_WORDS = ("work", "sleep", "mother", "exam", "friend", "money", "home", "school", "partner", "health", "weekend",
+          "brother", "office", "night", "future", "past", "habit", "choice", "fear", "hope")
+
+
 def default_script(messages: list[Message], sampling: Sampling) -> str:
-    """A counselor that asks questions for a while and then says goodbye; a client that answers."""
+    """A counselor that asks questions for a while and then says goodbye; a client that answers. The words
+    depend on the call's seed, so different sessions do not read as duplicates."""
     if sampling.choices:
         return sampling.choices[0]
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
     n = sum(1 for m in messages if m["role"] == "assistant")
+    words = " ".join(random.Random(sampling.seed).sample(_WORDS, 4))
     if "counselor" in system.lower() or "咨询师" in system:
-        return "Take care, good bye." if n >= 11 else f"What happened next, and how did you feel about it ({n})?"
-    return f"It started a while ago and it still bothers me ({n})."
+        return "Take care, good bye." if n >= 11 else f"What happened next with the {words}, and how did it feel?"
+    return f"It started a while ago with the {words} and it still bothers me."
 
 
 class ScriptedEngine:

@@ -1,0 +1,14 @@
+"""The RPC pipeline: session corpus -> 5P profiles -> at most one injected resistance episode per session -> every
+client turn labeled with a PsyFIRE behaviour and a rationale -> `rpc_session` records.
+
+    taxonomy.py   PsyFIRE and the RPC reaction types, loaded from gen/taxonomies/*.yaml and validated
+    settings.py   the `stages.rpc` config section
+    calls.py      one model call that returns a validated value: guided decoding or a strict parser, bounded retries
+    parsing.py    the strict parsers (JSON objects, "Behavior:/Reason:" label lines)
+    meter.py      per-stage call counts, tokens and busy time
+    profile.py    the 5P profile builder
+    rewriter.py   where to inject, the motivation-reasoning rewrite, counselor replies regenerated through σ
+    labeler.py    RECAP-style labeling: binary, then fine-grained for resistant turns
+    selfcheck.py  the labeler scored on the injected turns
+    job.py        the runner Job: input corpus -> rpc_session records
+"""

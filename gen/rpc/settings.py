@@ -1,0 +1,96 @@
+"""The `stages.rpc` section of a pipeline config, validated when the rpc job is built."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from counselsim.config import format_validation_error
+from counselsim.errors import InputError
+from counselsim.schemas.role_card import Level
+from counselsim.schemas.rpc import MAX_EPISODE_TURNS, RESISTANT_REACTIONS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProfileSettings(_Strict):
+    max_turns: int = Field(default=30, ge=2, description="session turns the profiler reads, from the start")
+    max_chars_per_turn: int = Field(default=400, ge=20)
+    field_max_chars: int = Field(default=300, ge=20, description="longest accepted 5P field")
+    attempts: int = Field(default=3, ge=1, description="calls before the session is dropped as unparseable")
+
+
+class InjectionSettings(_Strict):
+    """Whether a session gets a resistance episode, where, and of which type.
+
+    A session is drawn for injection with probability min(1, rate x level_weights[role card resistance level]);
+    its reaction type is drawn from `type_mix`. The planner then reads the 5P profile and the dialogue and chooses
+    where the episode starts and how many consecutive client turns it covers (and, when `planner_can_decline`,
+    whether resistance is plausible in this session at all).
+    """
+
+    rate: float = Field(default=0.5, ge=0, le=1, description="base share of sessions that get an episode")
+    level_weights: dict[Level, float] = Field(
+        default_factory=lambda: {Level.low: 0.4, Level.moderately_low: 0.7, Level.moderate: 1.0,
+                                 Level.moderately_high: 1.3, Level.high: 1.6},
+        description="multiplies `rate` by the role card's resistance level")
+    type_mix: dict[str, float] = Field(
+        default_factory=lambda: {"controlling": 0.15, "emotional": 0.15, "defensive": 0.25, "avoidant": 0.15,
+                                 "compliant": 0.30},
+        description="relative weights of the resistant reaction types")
+    max_turns: int = Field(default=MAX_EPISODE_TURNS, ge=1, le=MAX_EPISODE_TURNS,
+                           description="most client turns one episode changes")
+    planner_can_decline: bool = True
+    window_turns: int = Field(default=40, ge=4, description="session turns the planner sees (a seeded window)")
+    max_chars_per_turn: int = Field(default=400, ge=20)
+    context_turns: int = Field(default=12, ge=1, description="dialogue turns the rewriter sees before the turn")
+    reasoning_max_chars: int = Field(default=240, ge=20, description="longest accepted motivation step")
+    response_max_chars_zh: int = Field(default=200, ge=1, description="longest rewritten client turn (Chinese)")
+    response_max_words_en: int = Field(default=120, ge=1, description="longest rewritten client turn (English)")
+    attempts: int = Field(default=3, ge=1, description="calls per planner decision or rewritten turn")
+
+    @field_validator("level_weights")
+    @classmethod
+    def _every_level(cls, value: dict[Level, float]) -> dict[Level, float]:
+        missing = [lvl.value for lvl in Level if lvl not in value]
+        if missing:
+            raise ValueError(f"needs a weight for every level; missing {missing}")
+        if any(w < 0 for w in value.values()):
+            raise ValueError("weights must not be negative")
+        return value
+
+    @field_validator("type_mix")
+    @classmethod
+    def _resistant_types(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(RESISTANT_REACTIONS))
+        if unknown:
+            raise ValueError(f"unknown reaction types {unknown}; injected types are {list(RESISTANT_REACTIONS)}")
+        if any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("weights must be non-negative with a positive sum")
+        return value
+
+    def probability(self, level: Level) -> float:
+        return min(1.0, self.rate * self.level_weights[level])
+
+
+class LabelerSettings(_Strict):
+    shots: int = Field(default=1, ge=0, le=2, description="taxonomy examples per category; 0 = zero-shot")
+    context_turns: int = Field(default=8, ge=0, description="dialogue turns before the labeled client turn")
+    max_chars_per_turn: int = Field(default=400, ge=20)
+    reason_max_chars: int = Field(default=300, ge=20)
+    attempts: int = Field(default=2, ge=1, description="calls per step before the turn is recorded unparseable")
+
+
+class RPCSettings(_Strict):
+    profile: ProfileSettings = Field(default_factory=ProfileSettings)
+    injection: InjectionSettings = Field(default_factory=InjectionSettings)
+    labeler: LabelerSettings = Field(default_factory=LabelerSettings)
+
+
+def load_settings(stages: dict[str, Any]) -> RPCSettings:
+    try:
+        return RPCSettings.model_validate(stages.get("rpc") or {})
+    except ValidationError as e:
+        raise InputError(format_validation_error("config stages.rpc", e)) from None
