@@ -82,7 +82,7 @@ class FaultConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    sessions: int = Field(ge=1, description="sessions to deliver")
+    sessions: int | None = Field(default=None, ge=1, description="sessions to deliver (generation)")
     seed: int = 0
     output: str
     input: str | None = Field(default=None, description="corpus to read, for pipelines that transform one")
@@ -99,11 +99,15 @@ class RoleCardsConfig(_Strict):
     languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"])
 
 
-REQUIRED_ROLES = {"simpsydial": {"client", "counselor"}, "rpc": {"counselor", "profiler", "rewriter", "labeler"}}
+REQUIRED_ROLES = {
+    "simpsydial": {"client", "counselor"},
+    "rpc": {"counselor", "profiler", "rewriter", "labeler"},
+    "role_cards": {"builder"},
+}
 
 
 class PipelineConfig(_Strict):
-    pipeline: Literal["simpsydial", "rpc"]
+    pipeline: Literal["simpsydial", "rpc", "role_cards"]
     run: RunConfig
     role_cards: RoleCardsConfig | None = None
     models: dict[str, ModelConfig]
@@ -121,8 +125,8 @@ class PipelineConfig(_Strict):
         missing = REQUIRED_ROLES[self.pipeline] - set(self.roles)
         if missing:
             raise ValueError(f"the {self.pipeline} pipeline needs roles {sorted(missing)}")
-        if self.pipeline == "simpsydial" and self.role_cards is None:
-            raise ValueError("role_cards is required for the simpsydial pipeline")
+        if self.pipeline == "simpsydial" and (self.role_cards is None or self.run.sessions is None):
+            raise ValueError("the simpsydial pipeline needs role_cards and run.sessions")
         return self
 
     def generation_hash(self) -> str:

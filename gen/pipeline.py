@@ -81,12 +81,15 @@ def run_pipeline(cfg: PipelineConfig, address: str | None = None) -> dict[str, A
     return asyncio.run(_run(cfg, job_builder, staging, run_id, address))
 
 
+def make_pool(cfg: PipelineConfig, address: str | None = None) -> EnginePool | LocalEnginePool:
+    if cfg.run.executor == "local":
+        return LocalEnginePool(cfg)
+    init_ray(address)
+    return EnginePool(cfg)
+
+
 async def _run(cfg: PipelineConfig, job_builder, staging: Staging, run_id: str, address: str | None) -> dict[str, Any]:
-    if cfg.run.executor == "ray":
-        init_ray(address)
-        pool = EnginePool(cfg)
-    else:
-        pool = LocalEnginePool(cfg)
+    pool = make_pool(cfg, address)
     try:
         await pool.start()
         job = job_builder(cfg, pool, run_id)

@@ -1,7 +1,8 @@
 """Local and remote (s3://, gs://, ...) files behind one small surface.
 
 Writes are atomic: locally a temp file in the same folder is renamed over the target; remotely the object only
-appears when smart-open completes its multipart upload, and an upload that raises is aborted.
+appears when smart-open completes its multipart upload, and an upload that raises is aborted. Temp files are named
+`.tmp-*`; listings never return them and readers never see them as finished files.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -42,13 +44,18 @@ def exists(uri: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
+TEMP_PREFIX = ".tmp-"
+
+
 def list_files(folder: str, pattern: str = "*") -> list[str]:
-    """Files directly inside `folder` whose name matches `pattern`, sorted by name."""
+    """Files directly inside `folder` whose name matches `pattern`, sorted by name; temp files of unfinished
+    writes are left out (fnmatch's `*` would match their leading dot)."""
     if not is_remote(folder):
         root = local_path(folder)
         if not root.is_dir():
             return []
-        return sorted(str(p) for p in root.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, pattern))
+        return sorted(str(p) for p in root.iterdir()
+                      if p.is_file() and fnmatch.fnmatch(p.name, pattern) and not p.name.startswith(TEMP_PREFIX))
     fs, path = pafs.FileSystem.from_uri(folder)
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
     scheme = folder.split("://", 1)[0]
@@ -67,11 +74,18 @@ def atomic_writer(uri: str) -> Iterator[BinaryIO]:
         return
     target = local_path(uri)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{target.name}")
+    tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:8]}-{target.name}")
     try:
         with open(tmp, "wb") as f:
             yield f
             f.flush()
+            crash = os.environ.get("COUNSELSIM_CRASH_IN_WRITE")
+            if crash and crash in target.name:
+                # Fault hook for the crash tests (tests/test_reliability_kill.py), inert unless the variable is set:
+                # die by SIGKILL with half the data written and the rename not done, like a driver killed mid-write.
+                f.truncate(f.tell() // 2)
+                f.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
             os.fsync(f.fileno())
         os.replace(tmp, target)
         _fsync_dir(target.parent)
@@ -92,7 +106,7 @@ def remove_temp_files(folder: str) -> int:
     """Delete leftovers of interrupted local writes; they were never visible as finished files."""
     if is_remote(folder) or not local_path(folder).is_dir():
         return 0
-    leftovers = list(local_path(folder).glob(".tmp-*"))
+    leftovers = list(local_path(folder).glob(f"{TEMP_PREFIX}*"))
     for p in leftovers:
         p.unlink(missing_ok=True)
     return len(leftovers)

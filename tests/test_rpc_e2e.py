@@ -39,6 +39,11 @@ def test_rpc_pipeline_end_to_end(repo, tmp_path, ray_cleanup):
                      "--set", "stages.rpc.injection.rate=1.0",
                      "--set", f"stages.rpc.injection.level_weights={every_session}",
                      "--set", "stages.rpc.injection.planner_can_decline=false",
+                     # Short fields and budgets: the toy fills whatever room it gets, on two shared cores.
+                     "--set", "stages.rpc.profile.field_max_chars=120", "--set", "roles.profiler.max_tokens=256",
+                     "--set", "stages.rpc.injection.reasoning_max_chars=120", "--set", "roles.rewriter.max_tokens=256",
+                     "--set", "stages.rpc.labeler.reason_max_chars=120", "--set", "roles.labeler.max_tokens=64",
+                     "--set", "roles.counselor.max_tokens=64",
                      "--set", "run.progress=false"]) == 0
 
     manifest = json.loads((out / "manifest.json").read_text())

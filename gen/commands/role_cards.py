@@ -68,6 +68,38 @@ def _split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from counselsim.cards.builder import BuildSettings, build_cards, read_complaints
+    from counselsim.config import load_config
+    from counselsim.pipeline import make_pool
+
+    overrides = list(args.set) + ([f"run.output={json.dumps(args.out)}"] if args.out else [])
+    cfg = load_config(args.config, overrides)
+    settings = BuildSettings(**cfg.stages.get("build", {}))
+    complaints = read_complaints(args.complaints, settings.id_prefix)
+    out = Path(cfg.run.output)
+
+    async def run():
+        pool = make_pool(cfg, args.address)
+        try:
+            await pool.start()
+            return await build_cards(complaints, cfg, pool, settings)
+        finally:
+            await pool.close()
+
+    result = asyncio.run(run())
+    write_pool(result.cards, out)
+    failed = out.with_name(out.name.removesuffix(".jsonl") + ".failed.jsonl")
+    with atomic_writer(str(failed)) as f:
+        for row in result.failures:
+            f.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+    print(json.dumps({"built": len(result.cards), "failed": len(result.failures), "pool": str(out),
+                      "failures": str(failed)}, ensure_ascii=False))
+    return 0 if result.cards else 1
+
+
 def _test_size(text: str) -> int | float:
     try:
         value: int | float = int(text)
@@ -121,6 +153,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="estimated Jaccard similarity at which two chief complaints are near-duplicates "
                             "(default: %(default)s, as in the dedup stage)")
     stats.set_defaults(handler=_stats)
+
+    build = sub.add_parser("build", help="turn free-text chief complaints into role cards with an LLM")
+    build.add_argument("--complaints", required=True, metavar="FILE",
+                       help="JSON list or JSONL of complaints (strings, or objects with complaint or question+description)")
+    build.add_argument("--config", default="pipelines/role_cards.yaml", help="models and the builder role")
+    build.add_argument("--out", "-o", help="the JSONL pool to write (run.output); failures go to <out>.failed.jsonl")
+    build.add_argument("--address", default=None, help="Ray cluster address; default: local Ray")
+    build.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    build.set_defaults(handler=_build)
 
     split = sub.add_parser("split", help="split a pool into training and held-out cards, deterministic by seed")
     split.add_argument("pool", metavar="POOL", help="the JSONL role-card pool to split")

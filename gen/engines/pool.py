@@ -74,12 +74,14 @@ class EnginePool:
             }
             self.replicas[name] = [EngineActor.options(**options).remote(model, cfg.faults) for _ in range(model.replicas)]
         self.structured: dict[str, bool] = {}
+        self.placement: dict[str, list[str]] = {}
 
     async def start(self) -> None:
         """Wait until every replica has loaded its model."""
         for name, actors in self.replicas.items():
             infos = await asyncio.gather(*(a.info.remote() for a in actors))
             self.structured[name] = all(i["structured_output"] for i in infos)
+            self.placement[name] = [i["node_id"] for i in infos]
             log.info("engines ready", extra={"fields": {"model": name, "replicas": len(actors),
                                                        "nodes": sorted({i["node_id"][:8] for i in infos})}})
 
@@ -103,7 +105,12 @@ class EnginePool:
             raise EngineError(f"retries exhausted: {type(e).__name__}: {e}") from None
 
     async def stats(self) -> dict[str, list[dict[str, Any]]]:
-        return {name: await asyncio.gather(*(a.stats.remote() for a in actors)) for name, actors in self.replicas.items()}
+        """Per model, per replica: the node it ran on (at start) and its engine's counters."""
+        out = {}
+        for name, actors in self.replicas.items():
+            stats = await asyncio.gather(*(a.stats.remote() for a in actors))
+            out[name] = [{"node_id": node, **s} for node, s in zip(self.placement.get(name, []), stats)]
+        return out
 
     async def close(self) -> None:
         for actors in self.replicas.values():
