@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,11 +104,12 @@ REQUIRED_ROLES = {
     "simpsydial": {"client", "counselor"},
     "rpc": {"counselor", "profiler", "rewriter", "labeler"},
     "role_cards": {"builder"},
+    "wai": {"judge"},
 }
 
 
 class PipelineConfig(_Strict):
-    pipeline: Literal["simpsydial", "rpc", "role_cards"]
+    pipeline: Literal["simpsydial", "rpc", "role_cards", "wai"]
     run: RunConfig
     role_cards: RoleCardsConfig | None = None
     models: dict[str, ModelConfig]
@@ -171,10 +173,39 @@ def _line_of(root: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
     return line
 
 
+_FIELD_IN_MESSAGE = re.compile(r"\b([a-z_]+)(?:\.[A-Za-z0-9_-]+)+")
+
+
+def _duplicate_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
+    """The first key given twice in one mapping, as (dotted path, line, line of the first); YAML itself would
+    silently keep the last."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            key, line = str(k.value), k.start_mark.line + 1
+            if key in seen:
+                return ".".join((*path, key)), line, seen[key]
+            seen[key] = line
+            found = _duplicate_key(v, (*path, key))
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            found = _duplicate_key(v, (*path, str(i)))
+            if found:
+                return found
+    return None
+
+
 def format_validation_error(source: str, err: ValidationError, yaml_root: yaml.Node | None = None) -> str:
     lines = []
     for e in err.errors():
         loc = tuple(e["loc"])
+        if not loc and isinstance(yaml_root, yaml.MappingNode):
+            # A check across fields has no location of its own; its message names the field it is about.
+            named = _FIELD_IN_MESSAGE.search(e["msg"])
+            if named and any(k.value == named.group(1) for k, _ in yaml_root.value):
+                loc = tuple(named.group(0).split("."))
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(yaml_root, loc) if yaml_root is not None else None
         where = f"{source}:{line}" if line else source
@@ -190,18 +221,29 @@ def format_validation_error(source: str, err: ValidationError, yaml_root: yaml.N
 def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: config file not found") from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        line = raw[: e.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise InputError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+        problem = getattr(e, "problem", None) or e
+        context, context_mark = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and context_mark:
+            problem = f"{problem} ({context} on line {context_mark.line + 1})"
+        raise InputError(f"{where}: invalid YAML: {problem}") from None
+    duplicate = _duplicate_key(root)
+    if duplicate:
+        key, line, first = duplicate
+        raise InputError(f"{path}:{line}: field '{key}': given twice (first on line {first}); only one may stay")
     if data is None:
         raise InputError(f"{path}: config file is empty")
     if not isinstance(data, dict):

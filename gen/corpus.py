@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from counselsim import storage
 from counselsim.errors import InputError
@@ -80,6 +82,17 @@ def shard_paths(path: str) -> list[str]:
         if files:
             return files
     raise InputError(f"{path}: no Parquet shards found (expected {DATA}/{SHARD_PATTERN})")
+
+
+def read_schema(shard: str) -> pa.Schema:
+    """The schema of one shard, read from its footer only; a file that is not Parquet is an error naming it."""
+    try:
+        if storage.is_remote(shard):
+            fs, path = pafs.FileSystem.from_uri(shard)
+            return pq.read_schema(path, filesystem=fs)
+        return pq.read_schema(storage.local_path(shard))
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{shard}: not a readable Parquet file ({e})") from None
 
 
 def read_corpus(path: str, expected: str | None = None, columns: list[str] | None = None) -> Iterator[tuple[str, pa.Table]]:

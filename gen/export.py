@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from counselsim import storage
 from counselsim.agents import counselor_system_prompt
-from counselsim.corpus import read_corpus, record_type
+from counselsim.corpus import read_corpus, read_schema, record_type, shard_paths
 from counselsim.errors import InputError
 
 RECORD_TYPES = ("session", "rpc_session")
@@ -69,6 +69,10 @@ def corpus_samples(path: str, style: Style) -> Iterator[list[dict[str, Any]]]:
 def export_sft(path: str, out: str, style: str = "openai", file_format: str = "jsonl") -> int:
     """Write the SFT samples of the corpus at `path` to the file `out` atomically; returns the sample count."""
     chosen = STYLES[style]
+    for shard in shard_paths(path):  # every shard checked (footers only) before any output is created
+        kind = record_type(read_schema(shard))
+        if kind not in RECORD_TYPES:
+            raise InputError(f"{shard}: expected {' or '.join(RECORD_TYPES)} records, found '{kind}'")
     count = 0
     with storage.atomic_writer(out) as f:
         if file_format == "jsonl":

@@ -1,5 +1,8 @@
 """The end of every run: deduplicate the staged records, write the final shards, the dataset card and, last, the
-manifest. Rerunning it gives the same corpus; a kill in the middle is repaired by the next run."""
+manifest. Rerunning it gives the same corpus; a kill in the middle is repaired by the next run.
+
+A manifest beside the shards always describes them: the manifest of an earlier finish is removed before the first
+shard is rewritten, so a kill in between leaves a corpus without a manifest (unfinished), never a stale one."""
 from __future__ import annotations
 
 import platform
@@ -11,9 +14,9 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from counselsim import __version__
+from counselsim import __version__, storage
 from counselsim.config import PipelineConfig
-from counselsim.corpus import CorpusWriter, write_manifest
+from counselsim.corpus import DATA, MANIFEST, CorpusWriter, write_manifest
 from counselsim.dataset_card import write_dataset_card
 from counselsim.dedup import DedupConfig, plan_dedup
 from counselsim.runner import Job, RunStats
@@ -40,6 +43,9 @@ def finalize(job: Job, cfg: PipelineConfig, staging: Staging, stats: RunStats, r
     dedup = plan_dedup(parts, dedup_cfg) if dedup_cfg.enabled and parts else None
     removed = set(dedup.removed) if dedup else set()
 
+    storage.remove(storage.join(out, MANIFEST))
+    for folder in (out, storage.join(out, DATA)):
+        storage.remove_temp_files(folder)  # torn writes of a killed earlier finish
     writer = CorpusWriter(out, job.schema, cfg.run.rows_per_shard)
     for part in parts:
         table = pq.read_table(part)

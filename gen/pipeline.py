@@ -43,6 +43,9 @@ JOB_BUILDERS: dict[str, str | Callable[..., Job]] = {
 
 
 def _builder(name: str) -> Callable[..., Job]:
+    if name not in JOB_BUILDERS:
+        commands = {"role_cards": "counselsim role-cards build", "wai": "counselsim audit --wai"}
+        raise InputError(f"a '{name}' config is not run by `counselsim run`; use `{commands.get(name, '?')}`")
     builder = JOB_BUILDERS[name]
     if isinstance(builder, str):
         module, attr = builder.split(":")

@@ -2,7 +2,7 @@
 
 Every finished record is appended to `journal.jsonl` and fsynced before it counts as done; full batches are
 compacted into `part-NNNNN.parquet` (atomic rename) and the journal is then emptied. Drops go to `drops.jsonl`.
-A kill at any moment loses only records still in flight: a torn last journal line is ignored, a record found in
+A kill at any moment loses only records still in flight: a torn last journal line is cut off, a record found in
 both a part and the journal is taken once, and temp files of an interrupted write are deleted on recovery.
 """
 from __future__ import annotations
@@ -79,7 +79,9 @@ class Staging:
         if not path.exists():
             return
         lines = path.read_bytes().split(b"\n")
+        offset = 0
         for i, raw in enumerate(lines):
+            start, offset = offset, offset + len(raw) + 1
             if not raw.strip():
                 continue
             try:
@@ -88,6 +90,8 @@ class Staging:
                 if i < len(lines) - 1:  # only an unterminated last line can be torn by a kill
                     raise OutputError(f"{path}:{i + 1}: corrupt staging line ({e.msg})") from None
                 rec.torn_lines += 1
+                # Cut it off: lines appended later would otherwise glue onto it and corrupt the file for good.
+                os.truncate(path, start)
 
     # --- writing ------------------------------------------------------------------------------------------
     def _append(self, name: str, obj: dict[str, Any]) -> None:

@@ -112,6 +112,16 @@ def remove_temp_files(folder: str) -> int:
     return len(leftovers)
 
 
+def remove(uri: str) -> None:
+    """Delete a file if it exists."""
+    if not is_remote(uri):
+        local_path(uri).unlink(missing_ok=True)
+        return
+    fs, path = pafs.FileSystem.from_uri(uri)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_file(path)
+
+
 def write_bytes(uri: str, data: bytes) -> None:
     with atomic_writer(uri) as f:
         f.write(data)

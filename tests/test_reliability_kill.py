@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -240,8 +239,7 @@ def test_a_torn_last_journal_or_drops_line_does_not_poison_later_appends(tmp_pat
     """A kill inside an append leaves half a line; new lines appended after it must not glue onto it, or the
     next resume would find a corrupt line in the middle of the file and refuse to go on."""
     def open_staging() -> Staging:
-        st = Staging(tmp_path, SESSION_SCHEMA, Session, rows_per_part=100)
-        return st
+        return Staging(tmp_path, SESSION_SCHEMA, Session, rows_per_part=100)
 
     st = open_staging()
     st.recover()
@@ -257,7 +255,3 @@ def test_a_torn_last_journal_or_drops_line_does_not_poison_later_appends(tmp_pat
     st.add_drop("k-2", "too_short", "1 turn pair")
     rec = open_staging().recover()  # a second resume
     assert rec.torn_lines == 0 and rec.done == {"s-1", "s-2"} and set(rec.drops) == {"k-1", "k-2"}
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))

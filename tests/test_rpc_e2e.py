@@ -42,7 +42,8 @@ def test_rpc_pipeline_end_to_end(repo, tmp_path, ray_cleanup):
                      # Short fields and budgets: the toy fills whatever room it gets, on two shared cores.
                      "--set", "stages.rpc.profile.field_max_chars=120", "--set", "roles.profiler.max_tokens=256",
                      "--set", "stages.rpc.injection.reasoning_max_chars=120", "--set", "roles.rewriter.max_tokens=256",
-                     "--set", "stages.rpc.labeler.reason_max_chars=120", "--set", "roles.labeler.max_tokens=64",
+                     "--set", "stages.rpc.injection.response_max_chars_en=200",
+                     "--set", "stages.rpc.labeler.reason_max_chars=120", "--set", "roles.labeler.max_tokens=96",
                      "--set", "roles.counselor.max_tokens=64",
                      "--set", "run.progress=false"]) == 0
 

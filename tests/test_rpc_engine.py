@@ -11,7 +11,7 @@ from counselsim.rpc.labeler import Labeler
 from counselsim.rpc.meter import StageMeter
 from counselsim.rpc.profile import build_profile
 from counselsim.rpc.rewriter import draft_rows, inject
-from counselsim.rpc.settings import load_settings
+from counselsim.rpc.settings import budget_warnings, load_settings
 from counselsim.rpc.taxonomy import load_taxonomy
 from counselsim.schemas.rpc import MAX_EPISODE_TURNS, Profile5P
 from test_rpc_orchestration import make_session, rpc_config
@@ -41,12 +41,14 @@ class Recorder:
 
 def setup(vllm_engine, structured: bool | None = None, **injection):
     # Short fields and budgets: the toy model fills whatever room it gets, and two shared cores decode slowly.
-    cfg = rpc_config(injection={"planner_can_decline": False, "reasoning_max_chars": 120, **injection},
+    cfg = rpc_config(injection={"planner_can_decline": False, "reasoning_max_chars": 120,
+                                "response_max_chars_en": 200, **injection},
                      profile={"field_max_chars": 120}, labeler={"reason_max_chars": 120})
-    for role, tokens in (("profiler", 256), ("rewriter", 256), ("labeler", 64), ("counselor", 64)):
+    for role, tokens in (("profiler", 256), ("rewriter", 256), ("labeler", 96), ("counselor", 64)):
         cfg.roles[role].max_tokens = tokens
     cfg.roles["labeler"].temperature = 0.0
     settings = load_settings(cfg.stages)
+    assert not budget_warnings(cfg.roles, settings, ["en"])
     recorder = Recorder(vllm_engine, structured)
     return cfg, settings, recorder, Context(recorder, cfg, "engine-s", 3, StageMeter())
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -22,7 +21,7 @@ from counselsim.rpc.job import build_job, transform
 from counselsim.rpc.labeler import Labeler
 from counselsim.rpc.meter import StageMeter
 from counselsim.rpc.rewriter import draw, eligible_turns, episode_window
-from counselsim.rpc.settings import InjectionSettings, load_settings
+from counselsim.rpc.settings import InjectionSettings, budget_warnings, load_settings
 from counselsim.rpc.taxonomy import load_taxonomy
 from counselsim.runner import run_items
 from counselsim.schemas import RoleModel, Session, Turn
@@ -450,5 +449,25 @@ def test_records_round_trip_through_arrow():
 def test_seeded_sessions_decide_the_same_on_a_rerun():
     a = transform_one(make_session("x"), Scripted(), rpc_config(injection={"rate": 0.5}))
     b = transform_one(make_session("x"), Scripted(), rpc_config(injection={"rate": 0.5}))
-    assert a.episode == b.episode
-    random.seed(0)
+    assert a.episode == b.episode and [t.text for t in a.turns] == [t.text for t in b.turns]
+
+
+def test_token_budgets_are_checked_against_answer_lengths():
+    cfg = rpc_config(profile={"field_max_chars": 300})
+    cfg.roles["profiler"].max_tokens = 200
+    warnings = budget_warnings(cfg.roles, load_settings(cfg.stages), ["en", "zh"])
+    assert any(w.startswith("roles.profiler.max_tokens=200 may cut off en answers of up to 1500") for w in warnings)
+    assert any(w.startswith("roles.rewriter.max_tokens=256 may cut off zh") for w in warnings)
+
+
+def test_bundled_rpc_yaml_validates_and_requires_an_input(repo, tmp_path, capsys):
+    from counselsim import cli
+    from counselsim.config import load_config
+
+    cfg = load_config(repo / "pipelines" / "rpc.yaml", [f"run.input={tmp_path}"])
+    settings = load_settings(cfg.stages)
+    assert settings.injection.max_turns == 3 and set(cfg.roles) == {"counselor", "profiler", "rewriter", "labeler"}
+    assert budget_warnings(cfg.roles, settings, ["en"]) == []  # the embedded default speaks English
+    assert cli.main(["run", str(repo / "pipelines" / "rpc.yaml"), "--out", str(tmp_path / "out")]) == 2
+    assert "set run.input or pass --input" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing is written before the inputs validate

@@ -124,7 +124,7 @@ def test_plan_parser_is_strict_about_turns():
 def test_rewrite_parser():
     import json
 
-    settings = InjectionSettings(response_max_words_en=8)
+    settings = InjectionSettings(response_max_chars_en=30)
     out = {"profile_reflection": "a", "situation_awareness": "b", "reaction_decision": "c",
            "response": 'Client: "I really do not want to."'}
     motivation, response = parse_rewrite(json.dumps(out), "Okay I will try.", "en", settings)
@@ -132,4 +132,4 @@ def test_rewrite_parser():
     with pytest.raises(ParseError, match="repeats"):
         parse_rewrite(json.dumps({**out, "response": "okay, I will try"}), "Okay I will try.", "en", settings)
     with pytest.raises(ParseError, match="longer"):
-        parse_rewrite(json.dumps({**out, "response": "word " * 9}), "x", "en", settings)
+        parse_rewrite(json.dumps({**out, "response": "word " * 9}), "x", "en", settings)  # 44 characters

@@ -10,5 +10,6 @@ Markdown and a self-contained HTML report.
     plots.py       matplotlib figures as PNG bytes
     document.py    report blocks and their Markdown / HTML rendering
     report.py      builds the report of one corpus and writes it
-    wai_items.yaml the WAI-O-S items and factors for an LLM-judge stage (prompt: prompts/en/wai.txt); not wired yet
+    wai.py         working alliance (WAI-O-S) scored by an LLM judge through the engine pool (`audit --wai`)
+    wai_items.yaml its 12 items, factors and per-item guidelines (prompt: prompts/en/wai.txt)
 """

@@ -12,6 +12,7 @@ from counselsim.audit.document import (Block, Figure, Report, Section, Table, Te
                                        to_markdown)
 from counselsim.audit.embeddings import Embedder
 from counselsim.audit.frames import CorpusFrames
+from counselsim.audit.wai import WaiResult
 
 FIGURES = "figures"
 
@@ -164,8 +165,40 @@ def dedup_section(manifest: dict[str, Any]) -> Section | None:
     return None if report is None else Section("Deduplication", [Table(report, "Dedup report of the run")])
 
 
+def wai_section(wai: WaiResult) -> Section:
+    s = wai.settings
+    judged = wai.sessions.height
+    calls, unparseable, failed = (int(wai.sessions[c].sum()) for c in ("calls", "unparseable", "failed"))
+    answer = ("guided decoding chose one of 1-7" if wai.guided else
+              "the backend has no guided decoding, so the output was parsed strictly: the first standalone number "
+              "in it must be a single digit 1-7, anything else is unparseable and left out")
+    sample = (f" (stages.wai.max_sessions = {s.max_sessions}: the first sessions of the corpus)"
+              if judged < wai.corpus_sessions else "")
+    blocks: list[Block] = [
+        Text(f"Judge: {wai.judge}. Scores are only as good as the judge: the paper used Qwen1.5-110B-Chat, and the "
+             "scores of a small or toy model (such as the embedded SmolLM2) mean nothing about the corpus."),
+        Text(f"Each of the 12 WAI-O-S items (paper Figure 10) was scored from 1 to 7 with the prompt of Figure 11, in "
+             f"{s.rounds} independent rounds per item (distinct seeds, temperature {wai.temperature}); {answer}. "
+             "A session's item score is the mean of its parsed rounds, items 4 and 10 reversed (8 - x); a factor is "
+             "the mean of its four items, and has no score for a session where one of them has none. The "
+             "guidelines in the prompt are one-line paraphrases of the items (wai_items.yaml), not the WAI-O "
+             "manual's guidelines the paper used, so the scores are not directly comparable to the paper's. std is "
+             "the sample standard deviation over sessions."),
+        Text(f"{judged} of {wai.corpus_sessions} sessions judged{sample}; {calls} judge calls, {unparseable} "
+             f"unparseable, {failed} failed (engine errors, e.g. a conversation beyond the judge's context)."),
+        Table(wai.factors, "WAI-O-S factor scores"),
+        Table(wai.items, "WAI-O-S item scores (reverse items as 8 - x)"),
+    ]
+    if examples := wai.unparseable_outputs():
+        blocks.append(Table(pl.DataFrame({"output": examples}), "Unparseable judge outputs (first distinct ones)"))
+    if errors := wai.errors():
+        blocks.append(Table(pl.DataFrame({"error": errors}), "Failed judge calls (first distinct errors)"))
+    return Section("Working alliance (WAI-O-S, LLM judge)", blocks)
+
+
 def build_report(frames: CorpusFrames, manifest: dict[str, Any] | None, embedder: Embedder | None, seed: int,
-                 source: str) -> Report:
+                 source: str, wai: WaiResult | None = None) -> Report:
+    """`wai`: the corpus as an LLM judge scored it (counselsim.audit.wai), for a working-alliance section."""
     sections = [
         overview(frames, manifest, source),
         statistics(frames),
@@ -174,6 +207,8 @@ def build_report(frames: CorpusFrames, manifest: dict[str, Any] | None, embedder
         run_section(manifest),
         fidelity_section(frames, embedder, seed),
     ]
+    if wai is not None:
+        sections.append(wai_section(wai))
     if labels.is_labeled(frames.turns):
         sections.append(labels_section(frames))
     if manifest is not None and (dedup := dedup_section(manifest)):

@@ -15,7 +15,6 @@ from functools import cache
 from itertools import islice
 
 import numpy as np
-from datasketch import MinHash
 
 from counselsim.dedup.shingles import normalize
 
@@ -72,6 +71,9 @@ class Signer:
     """Signatures of texts under one (num_perm, seed, ngram) setting."""
 
     def __init__(self, num_perm: int, seed: int, ngram: int) -> None:
+        # Imported here: datasketch imports scipy, seconds that every `counselsim` command would pay at start-up.
+        from datasketch import MinHash
+
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
         self.a, self.b = a.astype(np.uint32)[:, None], b.astype(np.uint32)[:, None]
         self.num_perm = num_perm

@@ -26,8 +26,9 @@ _BAD_CHARS = re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def is_garbage(text: str) -> bool:
-    """Output no session can use: empty, undecodable, control characters, or no letters at all."""
-    return not text.strip() or bool(_BAD_CHARS.search(text)) or not any(ch.isalpha() for ch in text)
+    """Output no caller can use: empty, undecodable, control characters, or neither letters nor digits (a bare
+    "5" is a valid guided choice)."""
+    return not text.strip() or bool(_BAD_CHARS.search(text)) or not any(ch.isalnum() for ch in text)
 
 
 @ray.remote
@@ -131,11 +132,14 @@ async def call_with_retry(actor: Any, messages: list[Message], sampling: Samplin
             ray.cancel(ref)
             raise
         except RayTaskError as e:
-            # The actor re-raises engine exceptions wrapped; unwrap the ones we act on.
-            cause = e.as_instanceof_cause()
+            # The actor re-raises engine exceptions wrapped; unwrap the ones we act on. The message is the engine's
+            # own: str() of the wrapper is the actor's whole colored traceback, which buried the reason in drop details.
+            cause = e.cause if isinstance(e.cause, BaseException) else e.as_instanceof_cause()
             if isinstance(cause, ContextOverflowError):
                 raise ContextOverflowError(str(cause)) from None
-            raise EngineError(str(cause)) from None
+            if isinstance(cause, EngineError):
+                raise EngineError(str(cause)) from None
+            raise EngineError(f"{type(cause).__name__}: {cause}") from None
 
     return await retrying(once, retry)
 
@@ -144,7 +148,10 @@ async def retrying(once, retry: RetryConfig) -> Completion:
     """Call `once()` until it returns usable output; transient failures back off exponentially, bounded."""
     async for attempt in AsyncRetrying(
         stop=stop_after_attempt(retry.attempts),
-        wait=wait_exponential_jitter(multiplier=retry.initial_backoff_s, max=retry.max_backoff_s),
+        # Waits of initial x 2^n plus up to `initial` of jitter, capped (tenacity's default jitter is a whole second,
+        # whatever the configured backoff).
+        wait=wait_exponential_jitter(multiplier=retry.initial_backoff_s, max=retry.max_backoff_s,
+                                     jitter=retry.initial_backoff_s),
         retry=retry_if_exception_type(_RETRYABLE),
         reraise=True,
     ):

@@ -10,8 +10,10 @@ from counselsim.models import resolve
 
 # What a CPU-only machine needs; GPU users leave these unset (see the README). bfloat16 runs ~3x slower than
 # float32 on CPUs without native bf16 (measured 36 vs 116 tok/s at 64 concurrent here); torch.compile adds ~50 s
-# to start for ~5%.
-CPU_DEFAULTS = {"enforce_eager": True, "dtype": "float32", "max_model_len": 4096, "max_num_seqs": 64}
+# to start for ~5%. vLLM for CPUs kills its engine core ("CPU Generator does not use offset") when a seeded
+# request is prefilled in chunks, so chunked prefill is off and a step may take a whole max-length prompt.
+CPU_DEFAULTS = {"enforce_eager": True, "dtype": "float32", "max_model_len": 4096, "max_num_seqs": 64,
+                "enable_chunked_prefill": False, "max_num_batched_tokens": 4096}
 
 
 class _SchedulerStats:

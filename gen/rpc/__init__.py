@@ -6,6 +6,7 @@ client turn labeled with a PsyFIRE behaviour and a rationale -> `rpc_session` re
     calls.py      one model call that returns a validated value: guided decoding or a strict parser, bounded retries
     parsing.py    the strict parsers (JSON objects, "Behavior:/Reason:" label lines)
     meter.py      per-stage call counts, tokens and busy time
+    render.py     dialogue, names and profile as the prompts show them (prompts/rpc_terms.yaml)
     profile.py    the 5P profile builder
     rewriter.py   where to inject, the motivation-reasoning rewrite, counselor replies regenerated through σ
     labeler.py    RECAP-style labeling: binary, then fine-grained for resistant turns

@@ -57,7 +57,6 @@ class Result(Generic[T]):
     latency_s: float
     raw: str = ""
     guided: bool = False
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def role_sampling(cfg: PipelineConfig, role: str) -> Sampling:

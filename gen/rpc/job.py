@@ -6,6 +6,7 @@ sessions, keyed by session_id, so resume and dedup work as in generation.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from counselsim.rpc.profile import build_profile
 from counselsim.rpc.render import check_prompts
 from counselsim.rpc.rewriter import inject
 from counselsim.rpc.selfcheck import corpus_self_check
-from counselsim.rpc.settings import RPCSettings, load_settings
+from counselsim.rpc.settings import RPCSettings, budget_warnings, load_settings
 from counselsim.rpc.taxonomy import Taxonomy, load_taxonomy
 from counselsim.runner import WorkItem
 from counselsim.schemas import Session
@@ -32,7 +33,9 @@ from counselsim.schemas.arrow import RPC_SESSION_SCHEMA, SESSION_SCHEMA
 from counselsim.schemas.rpc import RPCSession
 from counselsim.seeds import derive_seed
 
-STAGE_UNITS = {"profile": "session", "plan": "session with a planned episode", "rewrite": "rewritten client turn",
+log = logging.getLogger(__name__)
+
+STAGE_UNITS = {"profile": "session", "plan": "session drawn for an episode and planned", "rewrite": "rewritten client turn",
                "counselor": "regenerated counselor reply", "label_binary": "client turn",
                "label_fine": "resistant client turn"}
 
@@ -172,4 +175,6 @@ def build_job(cfg: PipelineConfig, pool: Caller | None, run_id: str) -> RPCJob:
         except (FileNotFoundError, KeyError) as e:
             raise InputError(f"{cfg.run.input}: no rpc prompts for the corpus languages {sorted(inputs.languages)} "
                              f"({e})") from None
+        for warning in budget_warnings(cfg.roles, settings, sorted(inputs.languages)):
+            log.warning(warning)
     return RPCJob(cfg, settings, taxonomy, pool, run_id, inputs)

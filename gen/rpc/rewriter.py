@@ -22,7 +22,7 @@ from typing import Any
 
 from counselsim.agents import counselor_system_prompt, messages_for, render_role_card
 from counselsim.engines.base import Message, Sampling
-from counselsim.refinement import clean, length, rejection_reason
+from counselsim.refinement import clean, rejection_reason
 from counselsim.resources import read_yaml, render
 from counselsim.rpc.calls import Context, Unparseable
 from counselsim.rpc.parsing import ParseError, json_object, normalize, string_fields
@@ -157,15 +157,10 @@ def plan_messages(session: Session, profile: Profile5P, reaction: str, settings:
 
 # --- how ----------------------------------------------------------------------------------------------------------
 
-def response_limit_chars(lang: str, settings: InjectionSettings) -> int:
-    """A character bound for the schema; the real limit (words in English) is checked by the parser."""
-    return settings.response_max_chars_zh if lang == "zh" else settings.response_max_words_en * 8
-
-
 def rewrite_schema(lang: str, settings: InjectionSettings) -> dict[str, Any]:
     step = {"type": "string", "minLength": 1, "maxLength": settings.reasoning_max_chars}
     props = {k: step for k in MOTIVATION_KEYS}
-    props["response"] = {"type": "string", "minLength": 1, "maxLength": response_limit_chars(lang, settings)}
+    props["response"] = {"type": "string", "minLength": 1, "maxLength": settings.response_max_chars(lang)}
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
@@ -177,9 +172,9 @@ def parse_rewrite(text: str, original: str, lang: str, settings: InjectionSettin
         raise ParseError("field 'response' is empty")
     if normalize(response) == normalize(original):
         raise ParseError("the response repeats the original utterance")
-    limit = settings.response_max_chars_zh if lang == "zh" else settings.response_max_words_en
-    if length(response, lang) > limit:
-        raise ParseError(f"the response is longer than {limit} {'characters' if lang == 'zh' else 'words'}")
+    limit = settings.response_max_chars(lang)
+    if len(response) > limit:
+        raise ParseError(f"the response is longer than {limit} characters")
     return motivation, response
 
 

@@ -27,8 +27,9 @@ class InjectionSettings(_Strict):
 
     A session is drawn for injection with probability min(1, rate x level_weights[role card resistance level]);
     its reaction type is drawn from `type_mix`. The planner then reads the 5P profile and the dialogue and chooses
-    where the episode starts and how many consecutive client turns it covers (and, when `planner_can_decline`,
-    whether resistance is plausible in this session at all).
+    where the episode starts and how many consecutive client turns it covers. With `planner_can_decline` it may
+    also veto the session when resistance would be implausible anywhere in it (worth it with capable models; the
+    embedded toy declines every session).
     """
 
     rate: float = Field(default=0.5, ge=0, le=1, description="base share of sessions that get an episode")
@@ -42,13 +43,14 @@ class InjectionSettings(_Strict):
         description="relative weights of the resistant reaction types")
     max_turns: int = Field(default=MAX_EPISODE_TURNS, ge=1, le=MAX_EPISODE_TURNS,
                            description="most client turns one episode changes")
-    planner_can_decline: bool = True
+    planner_can_decline: bool = Field(
+        default=False, description="let the planner veto a drawn session; then `rate` is only an upper bound")
     window_turns: int = Field(default=40, ge=4, description="session turns the planner sees (a seeded window)")
     max_chars_per_turn: int = Field(default=400, ge=20)
     context_turns: int = Field(default=12, ge=1, description="dialogue turns the rewriter sees before the turn")
     reasoning_max_chars: int = Field(default=240, ge=20, description="longest accepted motivation step")
-    response_max_chars_zh: int = Field(default=200, ge=1, description="longest rewritten client turn (Chinese)")
-    response_max_words_en: int = Field(default=120, ge=1, description="longest rewritten client turn (English)")
+    response_max_chars_zh: int = Field(default=150, ge=10, description="longest rewritten client turn, Chinese")
+    response_max_chars_en: int = Field(default=400, ge=10, description="longest rewritten client turn, English")
     attempts: int = Field(default=3, ge=1, description="calls per planner decision or rewritten turn")
 
     @field_validator("level_weights")
@@ -74,12 +76,15 @@ class InjectionSettings(_Strict):
     def probability(self, level: Level) -> float:
         return min(1.0, self.rate * self.level_weights[level])
 
+    def response_max_chars(self, lang: str) -> int:
+        return self.response_max_chars_zh if lang == "zh" else self.response_max_chars_en
+
 
 class LabelerSettings(_Strict):
     shots: int = Field(default=1, ge=0, le=2, description="taxonomy examples per category; 0 = zero-shot")
     context_turns: int = Field(default=8, ge=0, description="dialogue turns before the labeled client turn")
     max_chars_per_turn: int = Field(default=400, ge=20)
-    reason_max_chars: int = Field(default=300, ge=20)
+    reason_max_chars: int = Field(default=240, ge=20)
     attempts: int = Field(default=2, ge=1, description="calls per step before the turn is recorded unparseable")
 
 
@@ -87,6 +92,32 @@ class RPCSettings(_Strict):
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
     injection: InjectionSettings = Field(default_factory=InjectionSettings)
     labeler: LabelerSettings = Field(default_factory=LabelerSettings)
+
+
+def _tokens(chars: int, lang: str) -> int:
+    """A rough token count of `chars` characters of model text (about 3 per token in English, fewer than one
+    token per character in Chinese), plus the JSON keys around them."""
+    return int(chars / 3 if lang == "en" else chars * 1.2) + 40
+
+
+def budget_warnings(roles: dict[str, Any], settings: RPCSettings, languages: list[str]) -> list[str]:
+    """Roles whose max_tokens look too small for the longest answer the settings allow: a guided answer that runs
+    out of tokens is cut off and cannot be parsed."""
+    inj = settings.injection
+    answers = {
+        "profiler": ("stages.rpc.profile.field_max_chars x 5", lambda lang: 5 * settings.profile.field_max_chars),
+        "rewriter": ("stages.rpc.injection.reasoning_max_chars x 3 + response_max_chars",
+                     lambda lang: 3 * inj.reasoning_max_chars + inj.response_max_chars(lang)),
+        "labeler": ("stages.rpc.labeler.reason_max_chars", lambda lang: settings.labeler.reason_max_chars + 30),
+    }
+    out = []
+    for role, (what, chars) in answers.items():
+        for lang in languages:
+            need = _tokens(chars(lang), lang)
+            if role in roles and roles[role].max_tokens < need:
+                out.append(f"roles.{role}.max_tokens={roles[role].max_tokens} may cut off {lang} answers of up to "
+                           f"{chars(lang)} characters ({what}); about {need} tokens are needed")
+    return out
 
 
 def load_settings(stages: dict[str, Any]) -> RPCSettings:
