@@ -113,6 +113,7 @@ def test_openai_backend_against_vllm_serve(repo, tmp_path):
 def test_engines_on_two_nodes(repo, tmp_path):
     from ray.cluster_utils import Cluster
 
+    ray.shutdown()  # the tests above leave a local Ray running; this one needs its own cluster
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"node_a": 1}})
     cluster.add_node(num_cpus=1, resources={"node_b": 1})
     ray.init(address=cluster.address)
