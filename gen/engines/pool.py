@@ -72,6 +72,8 @@ class EnginePool:
                 "max_restarts": -1,
                 "runtime_env": {"env_vars": model.env} if model.env else None,
                 "resources": model.ray_resources or None,
+                # Replicas go to different nodes where resources allow: one lost node then takes one replica.
+                "scheduling_strategy": "SPREAD",
             }
             self.replicas[name] = [EngineActor.options(**options).remote(model, cfg.faults) for _ in range(model.replicas)]
         self.structured: dict[str, bool] = {}
