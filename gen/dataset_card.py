@@ -15,8 +15,12 @@ from counselsim.corpus import DATA, SHARD_PATTERN, record_type
 
 DEFAULT_LICENSE = "cc-by-4.0"
 README = "README.md"
-PAPER = ("Huachuan Qiu and Zhenzhong Lan. Interactive Agents: Simulating Counselor-Client Psychological Counseling "
-         "via Role-Playing LLM-to-LLM Interactions.")
+SIMPSYDIAL_PAPER = ("Huachuan Qiu and Zhenzhong Lan. Interactive Agents: Simulating Counselor-Client Psychological "
+                    "Counseling via Role-Playing LLM-to-LLM Interactions.")
+RPC_PAPERS = ("Beyond Compliance: A Resistance-Informed Motivation Reasoning Framework for Challenging Psychological "
+              "Client Simulation (ResistClient, the RPC corpus). Anqi Li, Yuqian Chen, Yu Lu, Zhaoming Chen, Yuan Xie "
+              "and Zhenzhong Lan. RECAP: Resistance Capture in Text-based Mental Health Counseling with Large "
+              "Language Models (PsyFIRE).")
 
 # Hugging Face spells some Arrow types differently (see datasets.Features.from_arrow_schema).
 _HF_DTYPES = {"double": "float64", "float": "float32", "halffloat": "float16"}
@@ -63,6 +67,10 @@ def _languages(manifest: dict[str, Any]) -> list[str]:
     return list(manifest.get("languages") or (config.get("role_cards") or {}).get("languages") or [])
 
 
+def _is_rpc(manifest: dict[str, Any]) -> bool:
+    return (manifest.get("pipeline") or (manifest.get("config") or {}).get("pipeline")) == "rpc"
+
+
 def front_matter(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: int) -> dict[str, Any]:
     shards = manifest.get("shards", [])
     rows = sum(s["rows"] for s in shards)
@@ -78,7 +86,8 @@ def front_matter(manifest: dict[str, Any], schema: pa.Schema, name: str, num_byt
         "size_categories": [size_category(rows)],
         "source_datasets": ["original"],
         "task_categories": ["text-generation"],
-        "tags": ["synthetic", "dialogue", "counseling", "mental-health", "simpsydial"],
+        "tags": ["synthetic", "dialogue", "counseling", "mental-health",
+                 *(["client-resistance", "rpc", "psyfire"] if _is_rpc(manifest) else ["simpsydial"])],
         "configs": [{"config_name": "default", "data_files": [
             {"split": "train", "path": str(PurePosixPath(DATA, SHARD_PATTERN))}]}],
         "dataset_info": {
@@ -95,17 +104,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines + ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
 
 
-def _generation(manifest: dict[str, Any]) -> list[str]:
-    config = manifest.get("config") or {}
-    models = config.get("models") or {}
-    lines = [f"Pipeline: `{config.get('pipeline', 'unknown')}`, run seed {(config.get('run') or {}).get('seed')}."]
-    roles = config.get("roles") or {}
-    if roles:
-        lines += ["", "Each role is played by a model, sampled as follows:", ""]
-        lines += _table(["role", "model", "backend", "temperature", "top_p", "max_tokens"], [
-            [role, (models.get(r.get("model")) or {}).get("path", r.get("model")),
-             (models.get(r.get("model")) or {}).get("backend", ""), r.get("temperature"), r.get("top_p"),
-             r.get("max_tokens")] for role, r in roles.items()])
+def _simpsydial_method(config: dict[str, Any]) -> list[str]:
+    lines = []
     session = config.get("session") or {}
     if session:
         refinement = session.get("refinement") or {}
@@ -118,6 +118,49 @@ def _generation(manifest: dict[str, Any]) -> list[str]:
     pools = (config.get("role_cards") or {}).get("pools")
     if pools:
         lines += ["", "Role-card pools: " + ", ".join(f"`{p}`" for p in pools) + "."]
+    return lines
+
+
+def _rpc_method(config: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    rpc = (config.get("stages") or {}).get("rpc") or {}
+    injection = rpc.get("injection") or {}
+    labeler = rpc.get("labeler") or {}
+    lines = ["", f"Input corpus: `{(config.get('run') or {}).get('input')}`. The profiler writes a 5P profile "
+                 f"(presenting, predisposing, precipitating, perpetuating, protective) of each session's client. A "
+                 f"share of sessions ({injection.get('rate')} times the weight of the card's resistance level) gets "
+                 f"one resistance episode: up to {injection.get('max_turns')} consecutive client turns rewritten "
+                 f"with one reaction type, each with its motivation reasoning (profile reflection, situation "
+                 f"awareness, reaction decision) and original text kept; counselor replies after a changed turn "
+                 f"are regenerated. The labeler then gives every client turn a binary label (resistance or "
+                 f"collaboration), a fine-grained PsyFIRE behaviour and a rationale "
+                 f"({labeler.get('shots', 0)}-shot prompts)."]
+    check = manifest.get("self_check") or {}
+    binary = check.get("binary") or {}
+    if check:
+        lines += ["", f"Labeler self-check on the {check.get('injected_turns')} injected turns (their reaction type "
+                      f"is known): binary precision {_fmt(binary.get('precision'))}, recall "
+                      f"{_fmt(binary.get('recall'))}, F1 {_fmt(binary.get('f1'))}; "
+                      f"{check.get('unparseable')} of {check.get('client_turns')} client turns unparseable. The "
+                      f"full report is in `manifest.json` under `self_check`."]
+    return lines
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _generation(manifest: dict[str, Any], kind: str) -> list[str]:
+    config = manifest.get("config") or {}
+    models = config.get("models") or {}
+    lines = [f"Pipeline: `{config.get('pipeline', kind)}`, run seed {(config.get('run') or {}).get('seed')}."]
+    roles = config.get("roles") or {}
+    if roles:
+        lines += ["", "Each role is played by a model, sampled as follows:", ""]
+        lines += _table(["role", "model", "backend", "temperature", "top_p", "max_tokens"], [
+            [role, (models.get(r.get("model")) or {}).get("path", r.get("model")),
+             (models.get(r.get("model")) or {}).get("backend", ""), r.get("temperature"), r.get("top_p"),
+             r.get("max_tokens")] for role, r in roles.items()])
+    lines += _rpc_method(config, manifest) if kind == "rpc" else _simpsydial_method(config)
     counts = manifest.get("counts") or {}
     if counts:
         lines += ["", f"Sessions attempted: {counts.get('attempted')}, written: {counts.get('written')}, "
@@ -134,29 +177,44 @@ def _generation(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
+INTROS = {
+    "simpsydial": "Synthetic psychological-counseling dialogues between a role-playing LLM client and an LLM "
+                  "counselor, generated with counselsim following the SimPsyDial method.",
+    "rpc": "Synthetic counseling dialogues with client resistance, made with counselsim following the RPC method: "
+           "sessions of a SimPsyDial-style corpus with a 5P client profile, at most one injected resistance "
+           "episode, and every client turn labeled with a PsyFIRE behaviour and a rationale.",
+}
+ROW_DESCRIPTIONS = {
+    "simpsydial": "One row per session: the client's role card, the models that played each role, the turns in "
+                  "order (`turns`, each with its speaker and text) and how the session ended.",
+    "rpc": "One row per session: the fields of the input session, its 5P profile (`profile_5p`), the injected "
+           "episode (`episode`: turn indices and reaction type, empty when none) and the turns, each client turn "
+           "with its labels (`label_binary`, `label`, `label_group`, `label_rationale`, `label_status`) and, when "
+           "rewritten, `injected`, `reaction_type`, `motivation` and `original_text`.",
+}
+
+
 def render(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: int) -> str:
     meta = front_matter(manifest, schema, name, num_bytes)
     record = record_type(schema) or manifest.get("record_type")
+    kind = "rpc" if _is_rpc(manifest) else "simpsydial"
     rows = meta["dataset_info"]["splits"][0]["num_examples"]
     body = [
         f"# {name}",
         "",
-        f"Synthetic psychological-counseling dialogues between a role-playing LLM client and an LLM counselor, "
-        f"generated with counselsim following the SimPsyDial method. {rows} sessions ('{record}' records) in "
-        f"{len(manifest.get('shards', []))} Parquet shards under `{DATA}/`; languages: "
-        f"{', '.join(meta['language']) or 'not recorded'}.",
+        f"{INTROS[kind]} {rows} sessions ('{record}' records) in {len(manifest.get('shards', []))} Parquet shards "
+        f"under `{DATA}/`; languages: {', '.join(meta['language']) or 'not recorded'}.",
         "",
         "## Dataset structure",
         "",
-        "One row per session: the client's role card, the models that played each role, the turns in order "
-        "(`turns`, each with its speaker and text) and how the session ended. `manifest.json` holds the run's "
-        "configuration, counts and the sha256 of every shard.",
+        f"{ROW_DESCRIPTIONS[kind]} `manifest.json` holds the run's configuration, counts and the sha256 of every "
+        "shard.",
         "",
         *_table(["field", "type"], [[f.name, str(f.type)] for f in schema]),
         "",
         "## How it was generated",
         "",
-        *_generation(manifest),
+        *_generation(manifest, kind),
         "",
         "## Uses and limitations",
         "",
@@ -170,7 +228,8 @@ def render(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: in
         "",
         "## Citation",
         "",
-        f"The generation method: {PAPER}",
+        f"The generation method: {SIMPSYDIAL_PAPER}",
+        *(["", f"Resistance episodes and labels: {RPC_PAPERS}"] if kind == "rpc" else []),
         "",
     ]
     header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)

@@ -88,6 +88,7 @@ def finalize(job: Job, cfg: PipelineConfig, staging: Staging, stats: RunStats, r
             "turns_per_s": round(stats.turns / wall, 2),
             "completion_tokens_per_s": round(stats.completion_tokens / wall, 1),
             "first_record_s": stats.first_record_s,
+            "max_in_flight": stats.max_in_flight,
         },
         "engines": engine_stats or {},
         **(extra or {}),

@@ -27,6 +27,7 @@ from counselsim.runner import Job, run_items
 from counselsim.staging import Staging
 
 log = logging.getLogger(__name__)
+DEFAULT_IN_FLIGHT = 64  # sessions per replica when neither the config nor the engine says (remote endpoints)
 
 
 def _simpsydial(cfg: PipelineConfig, pool: EnginePool | None, run_id: str) -> SimPsyDialJob:
@@ -96,9 +97,10 @@ async def _run(cfg: PipelineConfig, job_builder, staging: Staging, run_id: str, 
     try:
         await pool.start()
         job = job_builder(cfg, pool, run_id)
-        event(log, "run started", pipeline=cfg.pipeline, run_id=run_id, output=cfg.run.output, target=job.target)
-        stats = await run_items(job, staging, cfg.run.max_in_flight * pool.size, cfg.run.max_attempts_factor,
-                                cfg.run.progress)
+        per_replica = cfg.run.max_in_flight or pool.engine_batch() or DEFAULT_IN_FLIGHT
+        event(log, "run started", pipeline=cfg.pipeline, run_id=run_id, output=cfg.run.output, target=job.target,
+              in_flight=per_replica * pool.size)
+        stats = await run_items(job, staging, per_replica * pool.size, cfg.run.max_attempts_factor, cfg.run.progress)
         engine_stats = await pool.stats()
         extra = job.corpus_summary(staging.part_paths()) if hasattr(job, "corpus_summary") else None
     finally:

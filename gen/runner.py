@@ -55,6 +55,7 @@ class RunStats:
     completion_tokens: int = 0
     wall_s: float = 0.0
     first_record_s: float | None = None
+    max_in_flight: int = 0
     drops: dict[str, int] = field(default_factory=dict)
 
 
@@ -63,6 +64,7 @@ async def run_items(job: Job, staging: Staging, max_in_flight: int, max_attempts
     recovered = staging.recover()
     stats = RunStats(written=len(recovered.done), dropped=len(recovered.drops), resumed=len(recovered.done))
     stats.attempted = stats.written + stats.dropped
+    stats.max_in_flight = max_in_flight
     skip = recovered.done | set(recovered.drops)
     max_attempts = math.inf if job.target is None else math.ceil(job.target * max_attempts_factor)
     if recovered.done or recovered.drops:

@@ -4,7 +4,7 @@ import os
 import pyarrow as pa
 import pytest
 import yaml
-from audit_builders import labeled_schema, session, write_corpus
+from audit_builders import labeled_schema, labeled_table, session, write_corpus
 
 from counselsim.dataset_card import features, size_category, write_dataset_card
 from counselsim.schemas.arrow import SESSION_SCHEMA
@@ -104,3 +104,25 @@ def test_hub_and_datasets_read_the_card(corpus, tmp_path):
     loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert loaded["train"].num_rows == 3
     assert loaded["train"].features == datasets.Features.from_arrow_schema(SESSION_SCHEMA)
+
+
+def test_rpc_card_describes_resistance_and_labels(tmp_path):
+    out = tmp_path / "rpc-demo"
+    table = labeled_table([session("s0", TURNS)], {("s0", 2): {"label": "collaboration", "label_status": "ok"}},
+                          {"s0": {"turn_indices": [2], "reaction_type": "defensive"}})
+    shards = write_corpus(str(out), table)
+    rpc_config = {"pipeline": "rpc", "run": {"seed": 0, "input": "outputs/simpsydial"},
+                  "roles": {"labeler": {"model": "m", "temperature": 0.0, "top_p": 1.0, "max_tokens": 160}},
+                  "models": CONFIG["models"], "session": {"refinement": CONFIG["session"]["refinement"]},
+                  "stages": {"rpc": {"injection": {"rate": 0.5, "max_turns": 3}, "labeler": {"shots": 1}}}}
+    manifest = {"record_type": "rpc_session", "pipeline": "rpc", "config": rpc_config, "shards": shards,
+                "self_check": {"injected_turns": 7, "client_turns": 20, "unparseable": 2,
+                               "binary": {"precision": 0.36, "recall": 0.571, "f1": 0.444}}}
+    write_dataset_card(str(out), manifest, labeled_schema())
+    text = (out / "README.md").read_text(encoding="utf-8")
+    meta = front_matter(text)
+    assert "client-resistance" in meta["tags"] and "simpsydial" not in meta["tags"]
+    assert "RPC method" in text and "`outputs/simpsydial`" in text and "up to 3 consecutive client turns" in text
+    assert "binary precision 0.36, recall 0.57, F1 0.44; 2 of 20 client turns unparseable" in text
+    assert "| labeler | Qwen/Qwen2-7B-Instruct | vllm | 0.0 | 1.0 | 160 |" in text
+    assert "Sessions open with" not in text and "RECAP" in text

@@ -92,3 +92,14 @@ def test_bad_role_card_pool_writes_nothing(repo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{pool}:2" in err and "age" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("options, override, expected", [
+    ("{max_batch: 5}", [], 5),  # as many sessions as the engine batches
+    ("{max_batch: 5}", ["--set", "run.max_in_flight=3"], 3),  # the config wins
+    ("{}", [], 64),  # an engine that cannot tell (an endpoint)
+])
+def test_sessions_in_flight_follow_the_engine_batch(repo, tmp_path, options, override, expected):
+    out = tmp_path / "corpus"
+    assert run(repo, out, "--sessions", "4", "--set", f"models.default.options={options}", *override) == 0
+    assert load_manifest(str(out))["throughput"]["max_in_flight"] == expected

@@ -58,6 +58,8 @@ def test_rpc_pipeline_end_to_end(repo, tmp_path, ray_cleanup):
     assert throughput["profile"]["items"] == manifest["counts"]["written"] + manifest["drops"].get(
         "refinement_exhausted", 0) + manifest["drops"].get("context_overflow", 0)
     assert throughput["label_binary"]["calls"] >= throughput["label_binary"]["items"]
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "RPC method" in card and "Labeler self-check" in card and "Sessions open with" not in card
 
     tables = [t for _, t in read_corpus(str(out), expected="rpc_session")]
     table = pa.concat_tables(tables)

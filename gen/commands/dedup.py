@@ -10,14 +10,12 @@ import logging
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from counselsim import __version__, storage
 from counselsim.config import format_validation_error
 from counselsim.corpus import (
-    DATA, MANIFEST, SHARD_PATTERN, CorpusWriter, read_corpus, record_type, shard_paths, write_manifest,
+    DATA, MANIFEST, SHARD_PATTERN, CorpusWriter, read_corpus, read_schema, record_type, shard_paths, write_manifest,
 )
 from counselsim.dedup import DedupConfig, plan_dedup
 from counselsim.dedup.stage import COLUMNS
@@ -40,24 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _schema(uri: str) -> pa.Schema:
-    try:
-        if storage.is_remote(uri):
-            fs, path = pafs.FileSystem.from_uri(uri)
-            return pq.read_schema(path, filesystem=fs)
-        return pq.read_schema(storage.local_path(uri))
-    except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{uri}: not a readable Parquet file ({e})") from None
-
-
 def _common_schema(shards: list[str]) -> pa.Schema:
     """The schema (with metadata) all shards share; it must hold the columns dedup reads."""
-    schema = _schema(shards[0])
+    schema = read_schema(shards[0])
     missing = [c for c in COLUMNS if c not in schema.names]
     if missing:
         raise InputError(f"{shards[0]}: no column {', '.join(missing)}; dedup needs {', '.join(COLUMNS)}")
     for shard in shards[1:]:
-        if not _schema(shard).equals(schema, check_metadata=True):
+        if not read_schema(shard).equals(schema, check_metadata=True):
             raise InputError(f"{shard}: its schema differs from that of {shards[0]}")
     return schema
 

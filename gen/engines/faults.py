@@ -17,6 +17,7 @@ class FaultyEngine:
         self.inner = inner
         self.faults = faults
         self.supports_structured_output = inner.supports_structured_output
+        self.max_batch = inner.max_batch
         self.rng = random.Random(faults.seed)
         self.injected = {"error": 0, "timeout": 0, "garbage": 0}
 

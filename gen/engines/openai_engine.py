@@ -15,6 +15,7 @@ class OpenAIEngine:
         self.model = path
         # Guided decoding through `structured_outputs` is a vLLM server extension; turn it off for other servers.
         self.supports_structured_output = structured_output
+        self.max_batch = None  # the server batches; its capacity is not visible from here
         self.client = AsyncOpenAI(base_url=base_url, api_key=os.environ.get(api_key_env, "EMPTY"), timeout=timeout_s,
                                   max_retries=0)  # retries are ours (tenacity), not the client's
         self._completion_tokens = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import zlib
 from typing import Any
@@ -44,7 +45,7 @@ class EngineActor:
 
     def info(self) -> dict[str, Any]:
         return {"node_id": ray.get_runtime_context().get_node_id(),
-                "structured_output": self.engine.supports_structured_output}
+                "structured_output": self.engine.supports_structured_output, "max_batch": self.engine.max_batch}
 
     async def generate(self, messages: list[Message], sampling: Sampling) -> Completion:
         return await self.engine.generate(messages, sampling)
@@ -75,15 +76,18 @@ class EnginePool:
                 # Replicas go to different nodes where resources allow: one lost node then takes one replica.
                 "scheduling_strategy": "SPREAD",
             }
-            self.replicas[name] = [EngineActor.options(**options).remote(model, cfg.faults) for _ in range(model.replicas)]
+            self.replicas[name] = [EngineActor.options(**options).remote(model, cfg.faults)
+                                   for _ in range(model.replicas)]
         self.structured: dict[str, bool] = {}
         self.placement: dict[str, list[str]] = {}
+        self.max_batch: dict[str, int | None] = {}
 
     async def start(self) -> None:
         """Wait until every replica has loaded its model."""
         for name, actors in self.replicas.items():
             infos = await asyncio.gather(*(a.info.remote() for a in actors))
             self.structured[name] = all(i["structured_output"] for i in infos)
+            self.max_batch[name] = min((i["max_batch"] for i in infos if i["max_batch"]), default=None)
             self.placement[name] = [i["node_id"] for i in infos]
             log.info("engines ready", extra={"fields": {"model": name, "replicas": len(actors),
                                                        "nodes": sorted({i["node_id"][:8] for i in infos})}})
@@ -91,6 +95,9 @@ class EnginePool:
     @property
     def size(self) -> int:
         return max(len(a) for a in self.replicas.values())
+
+    def engine_batch(self) -> int | None:
+        return largest_batch(self.max_batch.values())
 
     def model_for(self, role: str) -> str:
         return self.cfg.roles[role].model
@@ -123,6 +130,12 @@ class EnginePool:
                 except Exception:  # an engine that will not close cleanly is killed below anyway
                     pass
                 ray.kill(actor)
+
+
+def largest_batch(batches) -> int | None:
+    """Sessions per replica that keep every model's engines full: each session waits on one model at a time, so
+    the largest engine batch among the models, or None when no engine reports one."""
+    return max((b for b in batches if b), default=None)
 
 
 async def call_with_retry(actor: Any, messages: list[Message], sampling: Sampling, retry: RetryConfig) -> Completion:
@@ -177,12 +190,16 @@ class LocalEnginePool:
         self.engines: dict[str, Any] = {}
         for name in sorted({role.model for role in cfg.roles.values()}):
             model = cfg.models[name]
+            os.environ.update(model.env)  # what the Ray pool passes as the actor's runtime env
             engine = make_engine(model.backend, model.path, model.options)
             if cfg.faults.error_share or cfg.faults.timeout_share or cfg.faults.garbage_share:
                 engine = FaultyEngine(engine, cfg.faults)
             self.engines[name] = engine
 
     size = 1
+
+    def engine_batch(self) -> int | None:
+        return largest_batch(e.max_batch for e in self.engines.values())
 
     async def start(self) -> None:
         return None

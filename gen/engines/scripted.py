@@ -33,9 +33,11 @@ def default_script(messages: list[Message], sampling: Sampling) -> str:
 class ScriptedEngine:
     supports_structured_output = False
 
-    def __init__(self, script: Script | None = None, delay_s: float = 0.0, **_: Any) -> None:
+    def __init__(self, script: Script | None = None, delay_s: float = 0.0, max_batch: int | None = None,
+                 **_: Any) -> None:
         self.script = script or default_script
         self.delay_s = delay_s
+        self.max_batch = max_batch  # as a real engine would report it
         self.calls = itertools.count()
         self.in_flight = 0
         self.peak_in_flight = 0

@@ -28,7 +28,7 @@ class TransformersEngine:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(local, dtype=getattr(torch, dtype)).eval()
-        self.batch_size = batch_size
+        self.max_batch = batch_size
         self.batch_wait_s = batch_wait_s
         self.max_model_len = max_model_len
         self._queue: asyncio.Queue | None = None
@@ -58,7 +58,7 @@ class TransformersEngine:
             key = _batch_key(first[1])
             batch = [first]
             deadline = time.monotonic() + self.batch_wait_s
-            while len(batch) < self.batch_size:
+            while len(batch) < self.max_batch:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0:
                     break
