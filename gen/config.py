@@ -89,8 +89,8 @@ class RunConfig(_Strict):
     input: str | None = Field(default=None, description="corpus to read, for pipelines that transform one")
     rows_per_shard: int = Field(default=256, ge=1)
     max_in_flight: int | None = Field(default=None, ge=1, description=(
-        "sessions in flight per engine replica; default: the engine's batch (vLLM max_num_seqs, transformers "
-        "batch_size), or 64 for an endpoint"))
+        "sessions in flight per engine replica; default: 1.5x the engine's batch (vLLM max_num_seqs, "
+        "transformers batch_size), or 64 for an endpoint"))
     max_attempts_factor: float = Field(default=3.0, ge=1, description="give up after sessions x factor attempts")
     progress: bool = True
     executor: Literal["ray", "local"] = Field(default="ray", description="'local' runs engines in this process, without Ray")

@@ -62,7 +62,7 @@ def test_transformers_backend_through_ray(repo, tmp_path):
     assert code == 0
     manifest, _ = check(out)
     assert manifest["engines"]["default"][0]["generation_tokens"] > 0
-    assert manifest["throughput"]["max_in_flight"] == 32  # the transformers engine's batch
+    assert manifest["throughput"]["max_in_flight"] == 48  # 1.5x the transformers engine's batch
 
 
 def test_vllm_backend_through_ray(repo, tmp_path):
@@ -71,7 +71,7 @@ def test_vllm_backend_through_ray(repo, tmp_path):
     manifest, _ = check(out)
     engine = manifest["engines"]["default"][0]
     assert engine["generation_tokens"] > 0 and engine["mean_running_batch"] >= 1
-    assert manifest["throughput"]["max_in_flight"] == 64  # vLLM's max_num_seqs on CPUs
+    assert manifest["throughput"]["max_in_flight"] == 96  # 1.5x vLLM's max_num_seqs on CPUs
 
 
 def _free_port() -> int:

@@ -95,8 +95,8 @@ def test_bad_role_card_pool_writes_nothing(repo, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options, override, expected", [
-    ("{max_batch: 5}", [], 5),  # as many sessions as the engine batches
-    ("{max_batch: 5}", ["--set", "run.max_in_flight=3"], 3),  # the config wins
+    ("{max_batch: 6}", [], 9),  # 1.5x as many sessions as the engine batches
+    ("{max_batch: 6}", ["--set", "run.max_in_flight=3"], 3),  # the config wins
     ("{}", [], 64),  # an engine that cannot tell (an endpoint)
 ])
 def test_sessions_in_flight_follow_the_engine_batch(repo, tmp_path, options, override, expected):
