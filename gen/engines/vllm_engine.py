@@ -121,7 +121,9 @@ class VLLMEngine:
         return self.stats_logger.as_dict()
 
     async def close(self) -> None:
-        self.engine.shutdown()
+        # Drop our reference too: AsyncLLM.__del__ shuts down again, and run at interpreter exit it fails noisily.
+        engine, self.engine = self.engine, None
+        engine.shutdown()
 
 
 def chat_token_ids(tokenizer: Any, messages: list[Message]) -> list[int]:
