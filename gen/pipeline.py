@@ -102,8 +102,7 @@ async def _run(cfg: PipelineConfig, job_builder, staging: Staging, run_id: str, 
     try:
         await pool.start()
         job = job_builder(cfg, pool, run_id)
-        batch = pool.engine_batch()
-        per_replica = cfg.run.max_in_flight or (math.ceil(batch * IN_FLIGHT_PER_BATCH) if batch else DEFAULT_IN_FLIGHT)
+        per_replica = cfg.run.max_in_flight or in_flight_for(pool.engine_batch())
         event(log, "run started", pipeline=cfg.pipeline, run_id=run_id, output=cfg.run.output, target=job.target,
               in_flight=per_replica * pool.size)
         stats = await run_items(job, staging, per_replica * pool.size, cfg.run.max_attempts_factor, cfg.run.progress)
@@ -118,6 +117,11 @@ async def _run(cfg: PipelineConfig, job_builder, staging: Staging, run_id: str, 
         log.warning("run delivered fewer records than requested", extra={"fields": {
             "requested": job.target, "written": manifest["counts"]["written"], "drops": stats.drops}})
     return manifest
+
+
+def in_flight_for(engine_batch: int | None) -> int:
+    """The default sessions in flight per replica for an engine that batches `engine_batch` sequences."""
+    return math.ceil(engine_batch * IN_FLIGHT_PER_BATCH) if engine_batch else DEFAULT_IN_FLIGHT
 
 
 def check_output_place(output: str) -> None:

@@ -43,7 +43,7 @@ class ContextOverflowError(Exception):
 class Engine(Protocol):
     supports_structured_output: bool
     # Sequences the engine decodes at once (vLLM's max_num_seqs, a transformers batch), or None when unknown
-    # (a remote endpoint). By default the pipeline keeps this many sessions in flight per replica.
+    # (a remote endpoint). By default the pipeline keeps 1.5x this many sessions in flight per replica.
     max_batch: int | None
 
     async def generate(self, messages: list[Message], sampling: Sampling) -> Completion: ...
