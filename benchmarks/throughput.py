@@ -34,7 +34,7 @@ def run_pipeline(out: Path, args: argparse.Namespace, replicas: int) -> dict:
     import ray
 
     from counselsim.config import load_config
-    from counselsim.pipeline import run_pipeline as run
+    from counselsim.runtime.driver import run_pipeline as run
 
     cfg = load_config(CONFIG, [*overrides(args), f"run.output={out}", f"models.default.replicas={replicas}"])
     manifest = run(cfg)
@@ -47,7 +47,7 @@ def workload(corpus: Path, max_turn_pairs: int) -> list[tuple[int, str, list[dic
     corpus; a rejected attempt counts as a call of the same length as the accepted one."""
     import polars as pl
 
-    from counselsim.agents import client_system_prompt, counselor_system_prompt, messages_for
+    from counselsim.simpsydial.agents import client_system_prompt, counselor_system_prompt, messages_for
     from counselsim.schemas import RoleCard
 
     calls = []
@@ -77,7 +77,7 @@ def raw_engine(calls: list[tuple[int, str, list[dict], int]], args: argparse.Nam
     from vllm import LLM, SamplingParams
 
     from counselsim.engines.vllm_engine import CPU_DEFAULTS, chat_token_ids
-    from counselsim.models import resolve
+    from counselsim.engines.models import resolve
 
     llm = LLM(model=resolve(model.path), enable_prefix_caching=True, **{**CPU_DEFAULTS, **model.options})
     tok = llm.get_tokenizer()
@@ -134,7 +134,7 @@ def main() -> None:
             many = summary(run_pipeline(work / "many", args, args.replicas))
             result[f"pipeline_{args.replicas}_replicas"] = many
             result["scaling_ratio"] = round(many["tokens_per_s"] / one["tokens_per_s"], 3)
-        from counselsim.finalize import versions
+        from counselsim.corpus.finalize import versions
 
         result["versions"] = versions()
         result["cpus"] = os.cpu_count()

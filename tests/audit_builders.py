@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from counselsim.corpus import CorpusWriter, write_manifest
+from counselsim.corpus.shards import CorpusWriter, write_manifest
 from counselsim.schemas import BigFive, Level, Resistance, RoleCard, RoleModel, Session, Turn, TraitAssessment
 from counselsim.schemas.arrow import RPC_SESSION_SCHEMA, RPC_TURN, TURN, sessions_to_table
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from helpers import REPO, SHARED
 
 # vLLM for CPUs: both cores, a small KV cache.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")

@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from counselsim.config import PipelineConfig
 from counselsim.schemas import RoleCard, RoleModel, Session, Turn
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SAMPLE = SHARED / "data" / "interactive-agents-sample"
 
 TRAIT = {"level": "moderate", "note": "steady"}
 

@@ -1,0 +1,225 @@
+"""The audit report of one corpus: sections built from its frames and manifest, written as report.md (with
+figures/*.png), a self-contained report.html, and metrics.json holding every table."""
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from counselsim import __version__
+from counselsim.corpus import storage
+from counselsim.audit import fidelity, labels, metrics, plots, run_counts
+from counselsim.audit.document import (Block, Figure, Report, Section, Table, Text, format_value, to_html, to_json,
+                                       to_markdown)
+from counselsim.audit.embeddings import Embedder
+from counselsim.audit.frames import CorpusFrames
+from counselsim.audit.wai import WaiResult
+
+FIGURES = "figures"
+
+_TABLE1_ROWS = {
+    "conversations": "# Conversations",
+    "avg_turns": "Avg. Turns per Conversation",
+    "client_utterances": "# Client Utterances",
+    "counselor_utterances": "# Counselor Utterances",
+    "avg_client_length": "Avg. Len. of Client Utterances",
+    "avg_counselor_length": "Avg. Len. of Counselor Utterances",
+    "length_unit": "Length unit",
+}
+
+
+def _by_language(frame: pl.DataFrame, value: str) -> dict[str, list[float]]:
+    return {language: group[value].drop_nulls().to_list()
+            for (language,), group in frame.sort("language").group_by("language", maintain_order=True)}
+
+
+def overview(frames: CorpusFrames, manifest: dict[str, Any] | None, source: str) -> Section:
+    languages = ", ".join(sorted(frames.sessions["language"].unique().to_list())) or "none"
+    blocks = [Text(f"Corpus {source}: {frames.sessions.height} sessions ({frames.record_type} records), "
+                   f"{frames.turns.height} turns, languages: {languages}. Audited by counselsim {__version__}.")]
+    if manifest is None:
+        blocks.append(Text("No manifest.json was found beside the shards, so run counts, drop reasons and dedup "
+                           "statistics are not available."))
+    return Section("Overview", blocks)
+
+
+def statistics(frames: CorpusFrames) -> Section:
+    t1 = metrics.table1(frames.sessions, frames.turns)
+    columns = {"statistic": list(_TABLE1_ROWS.values())}
+    for row in t1.iter_rows(named=True):
+        columns[row["language"]] = [format_value(row[key]) for key in _TABLE1_ROWS]
+    return Section("Corpus statistics (SimPsyDial Table 1)", [
+        Text("A turn is one client-counselor exchange (turn pair), as in the paper. Lengths are characters for "
+             "Chinese and words for English, so the languages are reported separately."),
+        Table(pl.DataFrame(columns), "Statistics per language"),
+    ])
+
+
+def distributions(frames: CorpusFrames) -> Section:
+    pairs = metrics.turn_pairs(frames.sessions, frames.turns)
+    blocks: list[Block] = [
+        Table(metrics.summary(pairs, "turn_pairs", ["language"]), "Turn pairs per conversation"),
+        Figure("turn_pairs", plots.histogram(_by_language(pairs, "turn_pairs"), "Turn pairs per conversation",
+                                             "turn pairs"), "Turn pairs per conversation"),
+        Table(metrics.summary(frames.turns, "length", ["language", "speaker"]), "Utterance length"),
+    ]
+    for (language,), group in frames.turns.sort("language").group_by("language", maintain_order=True):
+        unit = "characters" if language == "zh" else "words"
+        by_speaker = {speaker: group.filter(pl.col("speaker") == speaker)["length"].to_list()
+                      for speaker in ("client", "counselor")}
+        blocks.append(Figure(f"length_{language}", plots.histogram(by_speaker, f"Utterance length ({language})", unit),
+                             f"Utterance length, {language}, in {unit}"))
+    return Section("Distributions", blocks)
+
+
+def termination_and_regeneration(frames: CorpusFrames) -> Section:
+    reasons = metrics.termination(frames.sessions)
+    bar_labels = [f"{language} {reason}"
+                  for language, reason in reasons.select("language", "termination_reason").iter_rows()]
+    return Section("Termination and regeneration", [
+        Table(reasons, "Termination reasons"),
+        Figure("termination", plots.bars(bar_labels, reasons["n"].to_list(), "Termination reasons", "sessions"),
+               "Termination reasons"),
+        Text("A counselor reply is regenerated when it fails the refinement check (too long, a newline, an "
+             "enumeration); a client turn only when it is empty. Dropped sessions are not in the corpus."),
+        Table(metrics.regeneration(frames.turns), "Regenerated turns"),
+        Table(metrics.sessions_with_regeneration(frames.turns), "Sessions with at least one regenerated turn"),
+    ])
+
+
+def run_section(manifest: dict[str, Any] | None) -> Section:
+    if manifest is None:
+        return Section("Run counts and drop reasons", [Text("Not available: the corpus has no manifest.json.")])
+    drops = run_counts.drops(manifest)
+    blocks: list[Block] = [Table(run_counts.counts(manifest), "Sessions of the run")]
+    if drops.is_empty():
+        blocks.append(Text("No session was dropped."))
+    else:
+        blocks += [Table(drops, "Drop reasons"),
+                   Figure("drops", plots.bars(drops["reason"].to_list(), drops["n"].to_list(), "Drop reasons",
+                                              "sessions"), "Drop reasons")]
+    if manifest.get("versions"):
+        blocks.append(Table(pl.DataFrame(run_counts.flatten(manifest["versions"]), schema=["component", "version"],
+                                         orient="row"), "Versions"))
+    return Section("Run counts and drop reasons", blocks)
+
+
+def _fidelity_blocks(scores: pl.DataFrame, name: str, title: str) -> list[Block]:
+    groups = {}
+    for (language,), group in scores.sort("language").group_by("language", maintain_order=True):
+        groups[f"{language} mapped"] = group["mapped"].drop_nulls().to_list()
+        groups[f"{language} random"] = group["random"].drop_nulls().to_list()
+    return [Table(fidelity.compare(scores), f"{title}: true mapping against random mapping"),
+            Figure(name, plots.histogram(groups, title, title.lower()), f"{title}, true and random mapping")]
+
+
+def fidelity_section(frames: CorpusFrames, embedder: Embedder | None, seed: int) -> Section:
+    pairs = fidelity.pairs(frames.sessions, frames.turns, seed)
+    unpaired = pairs["partner"].null_count()
+    blocks: list[Block] = [
+        Text("S is the concatenation of a session's client utterances, R its rendered role card. The random "
+             f"mapping pairs S with the card of another session of the same language (seeded derangement, seed "
+             f"{seed}); {unpaired} of {pairs.height} sessions have no control pair (the only session of its "
+             "language, or the partner shares its card). Groups are compared with Welch's two-sided t-test "
+             "(scipy.stats.ttest_ind, equal_var=False); std is the sample standard deviation."),
+        Text("Vocabulary overlap rate (Eq. 1) = |V(S) ∩ V(R)| / |V(R)|. V is the set of lowercased tokens: each CJK "
+             "character and each ASCII word for Chinese, word tokens for English."),
+        *_fidelity_blocks(fidelity.vocabulary_overlap(pairs), "overlap", "Vocabulary overlap rate"),
+    ]
+    if embedder is None:
+        blocks.append(Text("Semantic consistency (Eq. 2) was not computed: no embedding model was given."))
+    else:
+        blocks += [Text(f"Semantic consistency (Eq. 2) = cos(e(R), e(S)), embeddings by {embedder.name}."),
+                   *_fidelity_blocks(fidelity.semantic_consistency(pairs, embedder), "semantic",
+                                     "Semantic consistency")]
+    return Section("Client fidelity (SimPsyDial §4.1)", blocks)
+
+
+def labels_section(frames: CorpusFrames) -> Section:
+    turns, sessions = frames.turns, frames.sessions
+    groups = labels.behaviour_distribution(turns, ["label_group"])
+    blocks: list[Block] = [
+        Table(groups, "Client behaviour by group"),
+        Figure("behaviour", plots.bars(groups["label_group"].to_list(), groups["n"].to_list(),
+                                       "Client behaviour", "client turns"), "Client behaviour by group"),
+        Table(labels.behaviour_distribution(turns, ["label_group", "label"]), "Client behaviour by label"),
+        Text("Client cooperation rate = collaboration-labeled client turns / labeled client turns."),
+        Table(labels.cooperation_rate(turns), "Client cooperation rate"),
+        Text("Resistance-triggering rate = the share of counselor turns, followed by a labeled client turn, "
+             "whose next client turn is labeled resistance."),
+        Table(labels.resistance_trigger_rate(turns), "Counselor turns followed by resistance"),
+    ]
+    if "episode" in sessions.columns:
+        blocks += [Table(labels.episode_stats(sessions), "Resistance episodes"),
+                   Table(labels.episode_reaction_types(sessions), "Episodes by reaction type")]
+    blocks += [
+        Text("Labeler agreement with injected resistance: recall = injected client turns labeled resistance / "
+             "injected client turns with a label."),
+        Table(labels.injected_agreement(turns), "Labels of injected turns"),
+        Table(labels.injected_confusion(turns), "Fine-grained labels of injected turns by injected reaction type"),
+    ]
+    return Section("Labels", blocks)
+
+
+def dedup_section(manifest: dict[str, Any]) -> Section | None:
+    report = run_counts.dedup(manifest)
+    return None if report is None else Section("Deduplication", [Table(report, "Dedup report of the run")])
+
+
+def wai_section(wai: WaiResult) -> Section:
+    s = wai.settings
+    judged = wai.sessions.height
+    calls, unparseable, failed = (int(wai.sessions[c].sum()) for c in ("calls", "unparseable", "failed"))
+    answer = ("guided decoding chose one of 1-7" if wai.guided else
+              "the backend has no guided decoding, so the output was parsed strictly: the first standalone number "
+              "in it must be a single digit 1-7, anything else is unparseable and left out")
+    sample = (f" (stages.wai.max_sessions = {s.max_sessions}: the first sessions of the corpus)"
+              if judged < wai.corpus_sessions else "")
+    blocks: list[Block] = [
+        Text(f"Judge: {wai.judge}. Scores are only as good as the judge: the paper used Qwen1.5-110B-Chat, and the "
+             "scores of a small or toy model (such as the embedded SmolLM2) mean nothing about the corpus."),
+        Text(f"Each of the 12 WAI-O-S items (paper Figure 10) was scored from 1 to 7 with the prompt of Figure 11, in "
+             f"{s.rounds} independent rounds per item (distinct seeds, temperature {wai.temperature}); {answer}. "
+             "A session's item score is the mean of its parsed rounds, items 4 and 10 reversed (8 - x); a factor is "
+             "the mean of its four items, and has no score for a session where one of them has none. The "
+             "guidelines in the prompt are one-line paraphrases of the items (wai_items.yaml), not the WAI-O "
+             "manual's guidelines the paper used, so the scores are not directly comparable to the paper's. std is "
+             "the sample standard deviation over sessions."),
+        Text(f"{judged} of {wai.corpus_sessions} sessions judged{sample}; {calls} judge calls, {unparseable} "
+             f"unparseable, {failed} failed (engine errors, e.g. a conversation beyond the judge's context)."),
+        Table(wai.factors, "WAI-O-S factor scores"),
+        Table(wai.items, "WAI-O-S item scores (reverse items as 8 - x)"),
+    ]
+    if examples := wai.unparseable_outputs():
+        blocks.append(Table(pl.DataFrame({"output": examples}), "Unparseable judge outputs (first distinct ones)"))
+    if errors := wai.errors():
+        blocks.append(Table(pl.DataFrame({"error": errors}), "Failed judge calls (first distinct errors)"))
+    return Section("Working alliance (WAI-O-S, LLM judge)", blocks)
+
+
+def build_report(frames: CorpusFrames, manifest: dict[str, Any] | None, embedder: Embedder | None, seed: int,
+                 source: str, wai: WaiResult | None = None) -> Report:
+    """`wai`: the corpus as an LLM judge scored it (counselsim.audit.wai), for a working-alliance section."""
+    sections = [
+        overview(frames, manifest, source),
+        statistics(frames),
+        distributions(frames),
+        termination_and_regeneration(frames),
+        run_section(manifest),
+        fidelity_section(frames, embedder, seed),
+    ]
+    if wai is not None:
+        sections.append(wai_section(wai))
+    if labels.is_labeled(frames.turns):
+        sections.append(labels_section(frames))
+    if manifest is not None and (dedup := dedup_section(manifest)):
+        sections.append(dedup)
+    return Report(f"Audit of {source}", sections)
+
+
+def write_report(report: Report, out: str) -> None:
+    for figure in report.figures():
+        storage.write_bytes(storage.join(out, FIGURES, f"{figure.name}.png"), figure.png)
+    storage.write_json(storage.join(out, "metrics.json"), to_json(report))
+    storage.write_bytes(storage.join(out, "report.md"), to_markdown(report, FIGURES).encode("utf-8"))
+    storage.write_bytes(storage.join(out, "report.html"), to_html(report).encode("utf-8"))

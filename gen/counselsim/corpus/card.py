@@ -1,0 +1,242 @@
+"""The dataset card: `<corpus>/README.md`, YAML front matter in the Hugging Face convention and a short account
+of what the corpus is and how it was made, written from the run's manifest and the shards' Arrow schema."""
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import yaml
+
+from counselsim.corpus import storage
+from counselsim.corpus.shards import DATA, SHARD_PATTERN, record_type
+
+DEFAULT_LICENSE = "cc-by-4.0"
+README = "README.md"
+SIMPSYDIAL_PAPER = ("Huachuan Qiu and Zhenzhong Lan. Interactive Agents: Simulating Counselor-Client Psychological "
+                    "Counseling via Role-Playing LLM-to-LLM Interactions.")
+RPC_PAPERS = ("Beyond Compliance: A Resistance-Informed Motivation Reasoning Framework for Challenging Psychological "
+              "Client Simulation (ResistClient, the RPC corpus). Anqi Li, Yuqian Chen, Yu Lu, Zhaoming Chen, Yuan Xie "
+              "and Zhenzhong Lan. RECAP: Resistance Capture in Text-based Mental Health Counseling with Large "
+              "Language Models (PsyFIRE).")
+
+# Hugging Face spells some Arrow types differently (see datasets.Features.from_arrow_schema).
+_HF_DTYPES = {"double": "float64", "float": "float32", "halffloat": "float16"}
+# size_categories buckets of the Hub, by upper bound.
+_SIZE_BUCKETS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                 (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+
+
+def feature(dtype: pa.DataType) -> dict[str, Any]:
+    """One Arrow type as a `dataset_info.features` entry (without its name)."""
+    if pa.types.is_struct(dtype):
+        return {"struct": [{"name": f.name, **feature(f.type)} for f in dtype]}
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        key = "large_list" if pa.types.is_large_list(dtype) else "list"
+        inner = feature(dtype.value_type)
+        # A list of a plain type names the type; a list of structs lists the struct's fields.
+        return {key: inner.get("dtype") or inner.get("struct") or inner}
+    return {"dtype": _HF_DTYPES.get(str(dtype), str(dtype))}
+
+
+def features(schema: pa.Schema) -> list[dict[str, Any]]:
+    return [{"name": f.name, **feature(f.type)} for f in schema]
+
+
+def size_category(rows: int) -> str:
+    return next((label for bound, label in _SIZE_BUCKETS if rows < bound), "n>1B")
+
+
+def uncompressed_bytes(uri: str) -> int:
+    """A shard's uncompressed size from its Parquet footer; the Hub's `num_bytes` is the size of the data in
+    memory, and this is close to it without reading the data."""
+    if storage.is_remote(uri):
+        fs, path = pafs.FileSystem.from_uri(uri)
+        with fs.open_input_file(path) as f:
+            meta = pq.read_metadata(f)
+    else:
+        meta = pq.read_metadata(storage.local_path(uri))
+    return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+
+
+def _languages(manifest: dict[str, Any]) -> list[str]:
+    """The languages the run recorded, else those its role-card settings asked for."""
+    config = manifest.get("config") or {}
+    return list(manifest.get("languages") or (config.get("role_cards") or {}).get("languages") or [])
+
+
+def _is_rpc(manifest: dict[str, Any]) -> bool:
+    return (manifest.get("pipeline") or (manifest.get("config") or {}).get("pipeline")) == "rpc"
+
+
+def front_matter(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: int) -> dict[str, Any]:
+    shards = manifest.get("shards", [])
+    rows = sum(s["rows"] for s in shards)
+    run = (manifest.get("config") or {}).get("run") or {}
+    languages = _languages(manifest)
+    return {
+        "pretty_name": name,
+        "license": run.get("license", DEFAULT_LICENSE),
+        "language": languages,
+        "annotations_creators": ["machine-generated"],
+        "language_creators": ["machine-generated"],
+        "multilinguality": ["multilingual" if len(languages) > 1 else "monolingual"],
+        "size_categories": [size_category(rows)],
+        "source_datasets": ["original"],
+        "task_categories": ["text-generation"],
+        "tags": ["synthetic", "dialogue", "counseling", "mental-health",
+                 *(["client-resistance", "rpc", "psyfire"] if _is_rpc(manifest) else ["simpsydial"])],
+        "configs": [{"config_name": "default", "data_files": [
+            {"split": "train", "path": str(PurePosixPath(DATA, SHARD_PATTERN))}]}],
+        "dataset_info": {
+            "features": features(schema),
+            "splits": [{"name": "train", "num_bytes": num_bytes, "num_examples": rows}],
+            "download_size": sum(s["bytes"] for s in shards),
+            "dataset_size": num_bytes,
+        },
+    }
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+
+
+def _simpsydial_method(config: dict[str, Any]) -> list[str]:
+    lines = []
+    session = config.get("session") or {}
+    if session:
+        refinement = session.get("refinement") or {}
+        lines += ["", f"Sessions open with a fixed client greeting and alternate client and counselor turns until a "
+                      f"counselor closing (the paper's termination phrases) or {session.get('max_turn_pairs')} turn "
+                      f"pairs; sessions shorter than {session.get('min_turn_pairs')} pairs are dropped. A counselor "
+                      f"reply longer than {refinement.get('max_chars_zh')} characters (zh) or "
+                      f"{refinement.get('max_words_en')} words (en), or holding a newline or an enumeration, is "
+                      f"regenerated, up to {refinement.get('max_attempts')} attempts."]
+    pools = (config.get("role_cards") or {}).get("pools")
+    if pools:
+        lines += ["", "Role-card pools: " + ", ".join(f"`{p}`" for p in pools) + "."]
+    return lines
+
+
+def _rpc_method(config: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    rpc = (config.get("stages") or {}).get("rpc") or {}
+    injection = rpc.get("injection") or {}
+    labeler = rpc.get("labeler") or {}
+    lines = ["", f"Input corpus: `{(config.get('run') or {}).get('input')}`. The profiler writes a 5P profile "
+                 f"(presenting, predisposing, precipitating, perpetuating, protective) of each session's client. A "
+                 f"share of sessions ({injection.get('rate')} times the weight of the card's resistance level) gets "
+                 f"one resistance episode: up to {injection.get('max_turns')} consecutive client turns rewritten "
+                 f"with one reaction type, each with its motivation reasoning (profile reflection, situation "
+                 f"awareness, reaction decision) and original text kept; counselor replies after a changed turn "
+                 f"are regenerated. The labeler then gives every client turn a binary label (resistance or "
+                 f"collaboration), a fine-grained PsyFIRE behaviour and a rationale "
+                 f"({labeler.get('shots', 0)}-shot prompts)."]
+    check = manifest.get("self_check") or {}
+    binary = check.get("binary") or {}
+    if check:
+        lines += ["", f"Labeler self-check on the {check.get('injected_turns')} injected turns (their reaction type "
+                      f"is known): binary precision {_fmt(binary.get('precision'))}, recall "
+                      f"{_fmt(binary.get('recall'))}, F1 {_fmt(binary.get('f1'))}; "
+                      f"{check.get('unparseable')} of {check.get('client_turns')} client turns unparseable. The "
+                      f"full report is in `manifest.json` under `self_check`."]
+    return lines
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _generation(manifest: dict[str, Any], kind: str) -> list[str]:
+    config = manifest.get("config") or {}
+    models = config.get("models") or {}
+    lines = [f"Pipeline: `{config.get('pipeline', kind)}`, run seed {(config.get('run') or {}).get('seed')}."]
+    roles = config.get("roles") or {}
+    if roles:
+        lines += ["", "Each role is played by a model, sampled as follows:", ""]
+        lines += _table(["role", "model", "backend", "temperature", "top_p", "max_tokens"], [
+            [role, (models.get(r.get("model")) or {}).get("path", r.get("model")),
+             (models.get(r.get("model")) or {}).get("backend", ""), r.get("temperature"), r.get("top_p"),
+             r.get("max_tokens")] for role, r in roles.items()])
+    lines += _rpc_method(config, manifest) if kind == "rpc" else _simpsydial_method(config)
+    counts = manifest.get("counts") or {}
+    if counts:
+        lines += ["", f"Sessions attempted: {counts.get('attempted')}, written: {counts.get('written')}, "
+                      f"dropped: {counts.get('dropped')}."]
+    drops = manifest.get("drops") or {}
+    if drops:
+        lines += ["", *_table(["drop reason", "sessions"], [[k, v] for k, v in sorted(drops.items())])]
+    if manifest.get("dedup"):
+        lines += ["", "Near-duplicate and looping sessions were removed by the dedup stage; its report is in "
+                      "`manifest.json` under `dedup`."]
+    versions = manifest.get("versions") or {}
+    if versions:
+        lines += ["", "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + "."]
+    return lines
+
+
+INTROS = {
+    "simpsydial": "Synthetic psychological-counseling dialogues between a role-playing LLM client and an LLM "
+                  "counselor, generated with counselsim following the SimPsyDial method.",
+    "rpc": "Synthetic counseling dialogues with client resistance, made with counselsim following the RPC method: "
+           "sessions of a SimPsyDial-style corpus with a 5P client profile, at most one injected resistance "
+           "episode, and every client turn labeled with a PsyFIRE behaviour and a rationale.",
+}
+ROW_DESCRIPTIONS = {
+    "simpsydial": "One row per session: the client's role card, the models that played each role, the turns in "
+                  "order (`turns`, each with its speaker and text) and how the session ended.",
+    "rpc": "One row per session: the fields of the input session, its 5P profile (`profile_5p`), the injected "
+           "episode (`episode`: turn indices and reaction type, empty when none) and the turns, each client turn "
+           "with its labels (`label_binary`, `label`, `label_group`, `label_rationale`, `label_status`) and, when "
+           "rewritten, `injected`, `reaction_type`, `motivation` and `original_text`.",
+}
+
+
+def render(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: int) -> str:
+    meta = front_matter(manifest, schema, name, num_bytes)
+    record = record_type(schema) or manifest.get("record_type")
+    kind = "rpc" if _is_rpc(manifest) else "simpsydial"
+    rows = meta["dataset_info"]["splits"][0]["num_examples"]
+    body = [
+        f"# {name}",
+        "",
+        f"{INTROS[kind]} {rows} sessions ('{record}' records) in {len(manifest.get('shards', []))} Parquet shards "
+        f"under `{DATA}/`; languages: {', '.join(meta['language']) or 'not recorded'}.",
+        "",
+        "## Dataset structure",
+        "",
+        f"{ROW_DESCRIPTIONS[kind]} `manifest.json` holds the run's configuration, counts and the sha256 of every "
+        "shard.",
+        "",
+        *_table(["field", "type"], [[f.name, str(f.type)] for f in schema]),
+        "",
+        "## How it was generated",
+        "",
+        *_generation(manifest, kind),
+        "",
+        "## Uses and limitations",
+        "",
+        "The dialogues are machine-generated role play, not records of real counseling, and were not reviewed by "
+        "clinicians. They are meant for research and for training and evaluating dialogue models; they are not "
+        "clinical advice and must not be used to assess or treat anyone.",
+        "",
+        "## License",
+        "",
+        f"{meta['license']}. Check the licenses of the role-card sources and of the models that generated the text.",
+        "",
+        "## Citation",
+        "",
+        f"The generation method: {SIMPSYDIAL_PAPER}",
+        *(["", f"Resistance episodes and labels: {RPC_PAPERS}"] if kind == "rpc" else []),
+        "",
+    ]
+    header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    return f"---\n{header}---\n\n" + "\n".join(body)
+
+
+def write_dataset_card(out: str, manifest: dict, schema: pa.Schema) -> None:
+    name = PurePosixPath(out.rstrip("/")).name
+    num_bytes = sum(uncompressed_bytes(storage.join(out, s["name"])) for s in manifest.get("shards", []))
+    storage.write_bytes(storage.join(out, README), render(manifest, schema, name, num_bytes).encode("utf-8"))

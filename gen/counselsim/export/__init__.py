@@ -1,0 +1,1 @@
+"""Training exports of a corpus."""

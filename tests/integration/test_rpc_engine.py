@@ -1,0 +1,101 @@
+"""The rpc stages on the real vLLM backend with the embedded SmolLM2-135M: structured output (guided JSON) for the
+profile, the planner, the rewrite and the labels. A 135M toy says nothing about quality, so these check validity:
+parsed records, taxonomy members or recorded `unparseable`, episode constraints."""
+from __future__ import annotations
+
+import pytest
+from counselsim.rpc.calls import Context
+from counselsim.rpc.labeler import Labeler
+from counselsim.rpc.meter import StageMeter
+from counselsim.rpc.profile import build_profile
+from counselsim.rpc.rewriter import draft_rows, inject
+from counselsim.rpc.settings import budget_warnings, load_settings
+from counselsim.rpc.taxonomy import load_taxonomy
+from counselsim.schemas.rpc import MAX_EPISODE_TURNS, Profile5P
+from counselsim.simpsydial.refinement import rejection_reason
+from rpc_builders import make_session, rpc_config
+
+pytestmark = pytest.mark.engine
+
+
+class Recorder:
+    """The engine harness, recording what each call asked for and got; `structured` can switch guided decoding
+    off to exercise the strict parser on the same engine."""
+
+    def __init__(self, harness, structured: bool | None = None) -> None:
+        self.harness = harness
+        self.structured = structured
+        self.calls: list[tuple[str, object, str]] = []
+
+    async def call(self, role, key, messages, sampling):
+        out = await self.harness.call(role, key, messages, sampling)
+        self.calls.append((role, sampling, out.text))
+        return out
+
+    def supports_structured_output(self, role: str) -> bool:
+        if self.structured is not None:
+            return self.structured
+        return self.harness.supports_structured_output(role)
+
+
+def setup(vllm_engine, structured: bool | None = None, **injection):
+    # Short fields and budgets: the toy model fills whatever room it gets, and two shared cores decode slowly.
+    cfg = rpc_config(injection={"planner_can_decline": False, "reasoning_max_chars": 120,
+                                "response_max_chars_en": 200, **injection},
+                     profile={"field_max_chars": 120}, labeler={"reason_max_chars": 120})
+    for role, tokens in (("profiler", 256), ("rewriter", 256), ("labeler", 96), ("counselor", 64)):
+        cfg.roles[role].max_tokens = tokens
+    cfg.roles["labeler"].temperature = 0.0
+    settings = load_settings(cfg.stages)
+    assert not budget_warnings(cfg.roles, settings, ["en"])
+    recorder = Recorder(vllm_engine, structured)
+    return cfg, settings, recorder, Context(recorder, cfg, "engine-s", 3, StageMeter())
+
+
+def test_profile_is_built_with_guided_json(vllm_engine):
+    assert vllm_engine.supports_structured_output("profiler")
+    cfg, settings, recorder, ctx = setup(vllm_engine)
+    profile = vllm_engine.run(build_profile(ctx, make_session(pairs=4), settings.profile))
+    assert isinstance(profile, Profile5P)
+    assert all(0 < len(v) <= settings.profile.field_max_chars for v in profile.model_dump().values())
+    assert all(s.json_schema is not None for _, s, _ in recorder.calls)
+
+
+def test_rewriting_on_the_engine_keeps_the_episode_constraints(vllm_engine):
+    cfg, settings, recorder, ctx = setup(vllm_engine)
+    session = make_session(pairs=5, termination="turn_cap")
+    profile = Profile5P(presenting="Insomnia before exams.", predisposing="Perfectionist upbringing.",
+                        precipitating="Midterms.", perpetuating="Studies until late.", protective="A close friend.")
+    rows, episode = vllm_engine.run(inject(ctx, session, profile, settings.injection, load_taxonomy(), 0))
+    assert ctx.meter.stage("plan").items == 1  # guided JSON: the planner's answer always parses
+    assert all(s.json_schema is not None for role, s, _ in recorder.calls if role == "rewriter")
+    assert episode is not None, ctx.meter.summary()
+    assert 1 <= len(episode.turn_indices) <= MAX_EPISODE_TURNS
+    originals = draft_rows(session)
+    for row, before in zip(rows, originals):
+        if row["index"] in episode.turn_indices:
+            assert row["injected"] and row["speaker"] == "client" and row["original_text"] == before["text"]
+            assert row["reaction_type"] == episode.reaction_type and all(row["motivation"].values())
+            follow = rows[row["index"] + 1]
+            assert follow["regenerated"] and rejection_reason(follow["text"], "en", cfg.session.refinement) is None
+        elif not row["regenerated"]:
+            assert row["text"] == before["text"] and not row["injected"]
+
+
+@pytest.mark.parametrize("structured", [True, False])
+def test_labels_are_taxonomy_members_or_recorded_unparseable(vllm_engine, structured):
+    cfg, settings, recorder, ctx = setup(vllm_engine, structured=structured)
+    taxonomy = load_taxonomy()
+    rows = draft_rows(make_session(pairs=4))
+    vllm_engine.run(Labeler(taxonomy, settings.labeler).label_session(ctx, "en", rows))
+    clients = [r for r in rows if r["speaker"] == "client"]
+    for r in clients:
+        assert r["label_status"] in ("ok", "unparseable")
+        if r["label_status"] == "ok":
+            assert r["label"] in taxonomy.labels and r["label_group"] == taxonomy.labels[r["label"]].group
+            assert r["label_rationale"]
+        else:
+            assert r["label"] is None
+    assert all((s.json_schema is not None) == structured for _, s, _ in recorder.calls)
+    if structured:  # guided decoding: every answer is an enum member with a reason
+        assert all(r["label_status"] == "ok" for r in clients)
