@@ -134,7 +134,7 @@ def main() -> None:
             many = summary(run_pipeline(work / "many", args, args.replicas))
             result[f"pipeline_{args.replicas}_replicas"] = many
             result["scaling_ratio"] = round(many["tokens_per_s"] / one["tokens_per_s"], 3)
-        from counselsim.corpus.finalize import versions
+        from counselsim.corpus.writer import versions
 
         result["versions"] = versions()
         result["cpus"] = os.cpu_count()

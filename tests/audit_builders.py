@@ -28,13 +28,14 @@ def session(session_id: str, turns: list[tuple], role_card: RoleCard | None = No
             termination: str = "farewell") -> Session:
     """`turns` holds (speaker, text) or (speaker, text, attempts)."""
     role_card = role_card or card(f"card-{session_id}", language)
-    model = RoleModel(model="m", backend="scripted", temperature=0.8, top_p=0.9, max_tokens=128)
+    model = RoleModel(model="m", backend="scripted", temperature=0.8, top_p=0.9, max_tokens=128,
+                      repetition_penalty=1.0)
     built = [Turn(index=i, speaker=t[0], text=t[1], attempts=t[2] if len(t) > 2 else 1, prompt_tokens=0,
-                  completion_tokens=0, latency_s=0.0) for i, t in enumerate(turns)]
+                  completion_tokens=0, latency_s=0.0, finish_reason="stop") for i, t in enumerate(turns)]
     return Session(
         session_id=session_id, run_id="run", slot=0, role_card_id=role_card.id, language=language,
         role_card=role_card, client=model, counselor=model, seed=0, turns=built, termination_reason=termination,
-        num_turn_pairs=len(built) // 2, regenerations=sum(t.attempts - 1 for t in built), prompt_tokens=0,
+        num_turn_pairs=len(built) // 2, regenerations=sum(t.attempts - 1 for t in built), rejections=[], prompt_tokens=0,
         completion_tokens=0, started_at=T0, finished_at=T0, duration_s=0.0, config_hash="h",
         package_version="0.1.0",
     )

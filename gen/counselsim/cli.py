@@ -6,6 +6,7 @@ import importlib
 import logging
 import sys
 
+from counselsim.corpus.integrity import unverified
 from counselsim.errors import InputError, OutputError
 from counselsim.logs import setup_logging
 
@@ -17,12 +18,17 @@ COMMAND_MODULES = [
     "counselsim.commands.verify",
     "counselsim.commands.dedup",
     "counselsim.commands.role_cards",
+    "counselsim.commands.import_corpus",
 ]
+
+
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="counselsim", description=__doc__)
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
+                        help=", ".join(LOG_LEVELS) + " (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -33,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
     try:
-        return int(args.handler(args) or 0)
+        # --no-verify (on the commands that read a corpus) lets readers use shards the manifest does not vouch for.
+        with unverified(getattr(args, "no_verify", False)):
+            return int(args.handler(args) or 0)
     except (InputError, OutputError) as e:
         print(f"counselsim: error: {e}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from counselsim.cards.pool import load_pools
 from counselsim.cli import main
+from counselsim.commands.run import NOTHING_DELIVERED
 from counselsim.commands.verify import verify
 from counselsim.config import load_config
 from counselsim.corpus.shards import load_manifest, read_corpus
@@ -75,7 +76,7 @@ def test_exhausted_retries_drop_the_session_and_the_job_goes_on(tmp_path, calls,
     out = tmp_path / "corpus"
     t0 = time.monotonic()
     # Every call fails: 2 sessions x factor 2 = 4 attempted sessions, each ends after its first call's 3 tries.
-    assert run(out, 2, f"{share}=1.0", "retry.attempts=3", "run.max_attempts_factor=2") == 0
+    assert run(out, 2, f"{share}=1.0", "retry.attempts=3", "run.max_attempts_factor=2") == NOTHING_DELIVERED
     assert time.monotonic() - t0 < 60
     assert len(calls) == 4 * 3  # bounded: attempts x sessions, not one more
     assert {c.outcome for c in calls} == {outcome}
@@ -93,7 +94,7 @@ def test_retries_back_off_exponentially_with_bounded_jitter(tmp_path, calls):
     out = tmp_path / "corpus"
     initial = 0.02
     assert run(out, 3, "faults.error_share=1.0", "retry.attempts=4", f"retry.initial_backoff_s={initial}",
-               "retry.max_backoff_s=5", "run.max_attempts_factor=1") == 0
+               "retry.max_backoff_s=5", "run.max_attempts_factor=1") == NOTHING_DELIVERED
     by_call = defaultdict(list)
     for c in calls:
         by_call[c.seed].append(c.at)

@@ -2,14 +2,15 @@
 
 Each trial starts the real command (`.venv/bin/counselsim run`, scripted engine, local executor) in a fresh
 folder and SIGKILLs it at one moment: at seeded random points of its progress, during the final steps, and, through
-the `COUNSELSIM_CRASH_IN_WRITE` hook of `storage.atomic_writer`, in the middle of a staging part, journal, shard or
-manifest write. The same command then runs to completion (in-process, to save interpreter start-ups), and the
+the test-only `storage.crash_hook` (set in the child by tests/faults/sitecustomize.py), in the middle of a staging
+part, journal, shard or manifest write. The same command then runs to completion (in-process, to save interpreter start-ups), and the
 corpus must hold exactly the requested sessions, each once, in readable shards that match the manifest, with
 the same content as an uninterrupted run. The killed drivers run two at a time, since most of a driver's life
 is its start-up.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -28,10 +29,18 @@ from counselsim.corpus.shards import load_manifest, read_corpus, shard_paths
 from counselsim.errors import InputError
 from counselsim.runtime.staging import DROPS, JOURNAL, Staging
 from counselsim.schemas import Session
-from counselsim.schemas.arrow import SESSION_SCHEMA
+from counselsim.corpus.writer import write_corpus
+from counselsim.schemas.arrow import SESSION_SCHEMA, sessions_to_table
 from helpers import REPO, session
 
 CLI = str(REPO / ".venv" / "bin" / "counselsim")
+FAULTS = REPO / "tests" / "faults"  # its sitecustomize sets storage.crash_hook inside the child process
+
+
+def crash_env(name: str) -> dict[str, str]:
+    """Environment for a child that dies by SIGKILL inside the atomic write of the file named like `name`."""
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(FAULTS), os.environ.get("PYTHONPATH")])),
+            "CRASH_IN_WRITE": name}
 SESSIONS = 12
 ROWS = 3  # rows per staging part and per shard: 4 parts, 4 shards
 SEED = 20261125
@@ -97,7 +106,7 @@ class Killed:
 def kill_at(moment: Moment, out: Path, timeout_s: float = 120) -> Killed:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if moment.crash_in_write:
-        env["COUNSELSIM_CRASH_IN_WRITE"] = moment.crash_in_write
+        env.update(crash_env(moment.crash_in_write))
     log = open(out.with_suffix(".log"), "wb")
     proc = subprocess.Popen([CLI, *command(out)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + timeout_s
@@ -223,7 +232,7 @@ def test_a_kill_while_rewriting_a_finished_corpus_leaves_no_stale_manifest(tmp_p
     while writing its second shard: the old manifest must not be left beside the new shards."""
     out = tmp_path / "corpus"
     assert main(command(out, rows=4)) == 0
-    env = {**os.environ, "COUNSELSIM_CRASH_IN_WRITE": "shard-00001"}
+    env = {**os.environ, **crash_env("shard-00001")}
     proc = subprocess.run([CLI, *command(out, rows=ROWS)], cwd=REPO, env=env, capture_output=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     found = observe(out)
@@ -237,7 +246,7 @@ def test_a_torn_last_journal_or_drops_line_does_not_poison_later_appends(tmp_pat
     """A kill inside an append leaves half a line; new lines appended after it must not glue onto it, or the
     next resume would find a corrupt line in the middle of the file and refuse to go on."""
     def open_staging() -> Staging:
-        return Staging(tmp_path, SESSION_SCHEMA, Session, rows_per_part=100)
+        return Staging(tmp_path, SESSION_SCHEMA, Session, rows_per_part=100, key_column="session_id")
 
     st = open_staging()
     st.recover()
@@ -253,3 +262,83 @@ def test_a_torn_last_journal_or_drops_line_does_not_poison_later_appends(tmp_pat
     st.add_drop("k-2", "too_short", "1 turn pair")
     rec = open_staging().recover()  # a second resume
     assert rec.torn_lines == 0 and rec.done == {"s-1", "s-2"} and set(rec.drops) == {"k-1", "k-2"}
+
+
+# --- the other jobs: role-cards build and audit --wai ---------------------------------------------------------------
+
+SCRIPTED_JOB = ["--set", "models.default.backend=scripted", "--set", "models.default.path=scripted",
+                "--set", "models.default.options={delay_s: 0.05}", "--set", "run.executor=local",
+                "--set", "run.progress=false"]
+
+
+def lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def kill_when(argv: list[str], finished, at_least: int, timeout_s: float = 120) -> int:
+    """Start `counselsim argv`, SIGKILL it once `finished()` counts `at_least` staged items; what it had staged."""
+    proc = subprocess.Popen([CLI, *argv], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while proc.poll() is None and finished() < at_least and time.monotonic() < deadline:
+            time.sleep(0.003)
+        assert proc.poll() is None, "the command ended before the kill"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return finished()
+
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """Counts the calls the scripted engine serves in this process."""
+    from counselsim.engines.scripted import ScriptedEngine
+
+    calls = []
+    generate = ScriptedEngine.generate
+
+    async def counted(self, messages, sampling):
+        calls.append(messages[-1]["content"][:80])
+        return await generate(self, messages, sampling)
+
+    monkeypatch.setattr(ScriptedEngine, "generate", counted)
+    return calls
+
+
+def test_a_killed_role_cards_build_resumes_without_rebuilding_finished_complaints(tmp_path, engine_calls,
+                                                                                   monkeypatch_module):
+    complaints = tmp_path / "complaints.jsonl"
+    n = 24
+    complaints.write_text("".join(f'{{"id": "c-{i:02d}", "complaint": "Complaint number {i}: I cannot sleep at '
+                                  f'night."}}\n' for i in range(n)))
+    pool = tmp_path / "built.jsonl"
+    # The scripted engine answers no card: each complaint is one call (max_attempts 1), then a recorded failure.
+    argv = ["role-cards", "build", "--complaints", str(complaints), "--out", str(pool), *SCRIPTED_JOB,
+            "--set", "stages.build.max_attempts=1", "--set", "stages.build.concurrency=2"]
+    staged = kill_when(argv, lambda: lines(tmp_path / "built.staging" / DROPS), at_least=6)
+    assert 6 <= staged < n and not pool.exists()
+    assert main(argv) == 1  # no card built, as the script never answers one
+    assert len(engine_calls) == n - staged  # only the complaints not finished before the kill
+    failed = [json.loads(line) for line in (tmp_path / "built.failed.jsonl").read_text().splitlines()]
+    assert [f["id"] for f in failed] == [f"c-{i:02d}" for i in range(n)]  # each complaint once
+
+
+def test_a_killed_wai_audit_resumes_without_repeating_finished_judge_calls(tmp_path, engine_calls,
+                                                                           monkeypatch_module):
+    corpus = tmp_path / "corpus"
+    write_corpus(str(corpus), SESSION_SCHEMA, [sessions_to_table(session(f"s-{k}", slot=k) for k in range(3))],
+                 {"command": "test"}, rows_per_shard=8)
+    report = tmp_path / "report"
+    calls = 3 * 12  # sessions x items, one round
+    argv = ["audit", "--input", str(corpus), "--out", str(report), "--embedding-model", "none",
+            "--wai", str(REPO / "pipelines" / "wai.yaml"), *SCRIPTED_JOB,
+            "--set", "stages.wai.rounds=1", "--set", "stages.wai.concurrency=2"]
+    staged = kill_when(argv, lambda: lines(tmp_path / "report.staging" / JOURNAL), at_least=8)
+    assert 8 <= staged < calls and not (report / "report.md").exists()
+    assert main(argv) == 0
+    assert len(engine_calls) == calls - staged
+    markdown = (report / "report.md").read_text(encoding="utf-8")
+    assert f"3 of 3 sessions judged; {calls} judge calls" in markdown

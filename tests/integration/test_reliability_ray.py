@@ -1,18 +1,19 @@
-"""Engine actor and node loss on a real (local, two-node) Ray cluster, with the scripted engine: an engine actor
-killed mid-run is restarted by Ray (`max_restarts=-1`) and the calls it had in flight are retried; a worker node
-that vanishes mid-run takes its engine with it, Ray restarts that engine on the surviving head node, and the job
-completes there. And an engine error raised inside an actor is retried and recorded by the engine's own message.
+"""Worker, engine and node loss on a real (local, two-node) Ray cluster, with the scripted engine, against the
+session-group layout (runtime/dispatch.py): a session worker killed mid-run is replaced and its sessions run
+again; a stalled engine (calls pending, nothing returned, process alive) is detected within `run.stall_timeout_s`
+and its group replaced, long before call timeout x retries; a slowed replica gets fewer sessions; client and
+counselor on different models are placed together (STRICT_PACK) on one node; a worker node that vanishes
+mid-run takes its group with it, the group is started again on the surviving head node, and the job completes
+there. And an engine error raised inside a worker is retried and recorded by the engine's own message.
 
 The cluster: a head with 1 CPU and a worker with 2. Each engine replica asks for 0.5 CPU and no custom resource,
-so a replica can restart on the head once the worker is gone (a resource only the worker has would leave it
-unschedulable for ever); with two replicas, Ray's default placement puts one on each node (the head counts as
-busy from half its CPUs on). Node loss is a non-graceful removal (the raylet is killed); the cluster's health
-check is tightened so the loss is noticed in about a second, and the retry budget (about 15 s of backoff)
-covers noticing it and restarting the engine.
+so a group can restart on the head once the worker is gone (a resource only the worker has would leave it
+unschedulable for ever); with two replicas, Ray's SPREAD placement puts one on each node. Node loss is a
+non-graceful removal (the raylet is killed); the cluster's health check is tightened so the loss is noticed in
+about a second.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -20,14 +21,12 @@ from pathlib import Path
 import pytest
 import ray
 from counselsim.cli import main
+from counselsim.commands.run import NOTHING_DELIVERED
 from counselsim.commands.verify import verify
 from counselsim.corpus.shards import load_manifest
-from counselsim.engines import pool as pool_module
-from counselsim.engines.pool import EnginePool
-from counselsim.runtime import driver as pipeline
+from counselsim.runtime import dispatch
 from counselsim.runtime.staging import JOURNAL
 from helpers import REPO
-from ray.exceptions import RayActorError
 
 pytestmark = pytest.mark.slow
 
@@ -52,50 +51,28 @@ def cluster():
         c.shutdown()
 
 
-class Watched(EnginePool):
-    """The pipeline's EnginePool, remembering where and as which process each replica runs at start and at close."""
+class Watched(dispatch.SessionGroup):
+    """The pipeline's session group, remembering where (node, worker pid) each of its workers started."""
 
-    last: "Watched | None" = None
+    made: list["Watched"] = []
 
-    def __init__(self, cfg) -> None:
-        super().__init__(cfg)
-        self.actors = self.replicas["default"]
-        self.at_start: list[tuple[str, int]] = []
-        self.at_close: list[tuple[str, int]] = []
-        Watched.last = self
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.starts: list[tuple[str, int]] = []
+        Watched.made.append(self)
 
-    @staticmethod
-    async def where(actor) -> tuple[str, int]:
-        return (await actor.info.remote())["node_id"], await actor.__ray_call__.remote(lambda self: os.getpid())
-
-    async def start(self) -> None:
-        await super().start()
-        self.at_start = [await self.where(a) for a in self.actors]
-
-    async def close(self) -> None:
-        self.at_close = [await self.where(a) for a in self.actors]
-        await super().close()
+    async def start(self):
+        info = await super().start()
+        self.starts.append((info["node_id"], info["pid"]))
+        return info
 
 
 @pytest.fixture
-def failed_calls(monkeypatch) -> list[Exception]:
-    """Every failed engine call attempt the driver's retry loop sees, and the pipeline's pool, watched."""
-    seen: list[Exception] = []
-    original = pool_module.retrying
-
-    async def retrying(once, retry):
-        async def watched():
-            try:
-                return await once()
-            except Exception as e:
-                seen.append(e)
-                raise
-
-        return await original(watched, retry)
-
-    monkeypatch.setattr(pool_module, "retrying", retrying)
-    monkeypatch.setattr(pipeline, "EnginePool", Watched)
-    return seen
+def groups(monkeypatch) -> list[Watched]:
+    """The session groups of the next run, in replica order."""
+    Watched.made = []
+    monkeypatch.setattr(dispatch, "SessionGroup", Watched)
+    return Watched.made
 
 
 def run_in_background(out: Path, sessions: int, *sets: str) -> tuple[threading.Thread, dict]:
@@ -140,66 +117,105 @@ def check_complete(out: Path, sessions: int) -> dict:
     return manifest
 
 
-def test_a_killed_engine_actor_is_restarted_and_its_calls_retried(cluster, tmp_path, monkeypatch, repo, failed_calls):
+def test_a_killed_worker_is_replaced_and_its_sessions_run_again(cluster, tmp_path, monkeypatch, repo, groups):
     monkeypatch.chdir(repo)
     out = tmp_path / "corpus"
     thread, result = run_in_background(out, 6, "run.max_in_flight=3")
     wait_for_staged(out, 1, thread)
-    pool = Watched.last
-    assert pool is not None and pool.at_start
-    ray.kill(pool.actors[0], no_restart=False)  # the worker process dies; Ray restarts the actor
+    (group,) = groups
+    ray.kill(group.worker, no_restart=True)  # the worker process dies with its sessions in flight
     thread.join(180)
     assert not thread.is_alive() and result.get("rc") == 0, result
-    check_complete(out, 6)
-    assert pool.at_close[0][1] != pool.at_start[0][1]  # a new engine process finished the job
-    assert any(isinstance(e, RayActorError) for e in failed_calls)  # the calls in flight failed and were retried
+    manifest = check_complete(out, 6)
+    assert len(group.starts) == 2 and group.starts[1][1] != group.starts[0][1]  # a new worker finished the job
+    assert manifest["engines"]["default"][0]["replaced"] == 1
 
 
-def test_engine_errors_inside_an_actor_are_retried_then_the_session_dropped(cluster, tmp_path, monkeypatch, repo,
-                                                                            failed_calls):
-    """The Ray path of engine faults: the actor's exception comes back wrapped (RayTaskError), is unwrapped into an
-    EngineError, retried a bounded number of times, and the session is dropped as engine_error."""
+def test_engine_errors_inside_a_worker_are_retried_then_the_session_dropped(cluster, tmp_path, monkeypatch, repo):
+    """The Ray path of engine faults: the engine raises inside the worker, each call is retried a bounded number of
+    times, and the session is dropped as engine_error with the engine's own message."""
     monkeypatch.chdir(repo)
     out = tmp_path / "corpus"
     thread, result = run_in_background(out, 2, "faults.error_share=1.0", "retry.attempts=3",
                                        "retry.initial_backoff_s=0.01", "retry.max_backoff_s=0.05",
                                        "run.max_attempts_factor=1")
     thread.join(120)
-    assert not thread.is_alive() and result.get("rc") == 0, result
+    assert not thread.is_alive() and result.get("rc") == NOTHING_DELIVERED, result
     manifest = load_manifest(str(out))
     assert manifest["drops"] == {"engine_error": 2} and manifest["counts"]["rows"] == 0
     assert "injected engine error" in manifest["drop_examples"]["engine_error"]
-    assert [type(e).__name__ for e in failed_calls] == ["EngineError"] * 6
-    assert sum(r["injected_faults"]["error"] for r in manifest["engines"]["default"]) == 6
+    assert sum(r["injected_faults"]["error"] for r in manifest["engines"]["default"]) == 6  # 2 sessions x 3 tries
+
+
+def test_a_stalled_engine_is_replaced_within_the_stall_timeout(cluster, tmp_path, monkeypatch, repo, groups):
+    """Replica 0's engine stops answering after 5 calls (process alive). With a call timeout of 60 s and 10
+    attempts, waiting the calls out would take ten minutes; the stall watch replaces the group after 2 s of silence
+    and the sessions it held run again, on either group."""
+    monkeypatch.chdir(repo)
+    out = tmp_path / "corpus"
+    t0 = time.monotonic()
+    thread, result = run_in_background(out, 8, "models.default.replicas=2", "run.max_in_flight=2",
+                                       "faults.stall_after_calls=5", "faults.replicas=[0]", "run.stall_timeout_s=2")
+    thread.join(120)
+    assert not thread.is_alive() and result.get("rc") == 0, result
+    assert time.monotonic() - t0 < 90
+    manifest = check_complete(out, 8)
+    replaced = [r["replaced"] for r in manifest["engines"]["default"]]
+    assert replaced == [1, 0], replaced  # the stalled group once (its replacement is healthy), the other never
+    assert len(groups[0].starts) == 2
+
+
+def test_a_slow_replica_gets_fewer_sessions(cluster, tmp_path, monkeypatch, repo):
+    """Pull, not push: replica 1 runs 4x slower, so it asks for work less often and serves fewer sessions."""
+    monkeypatch.chdir(repo)
+    out = tmp_path / "corpus"
+    thread, result = run_in_background(out, 16, "models.default.replicas=2", "run.max_in_flight=2",
+                                       "faults.slow_factor=4", "faults.replicas=[1]")
+    thread.join(180)
+    assert not thread.is_alive() and result.get("rc") == 0, result
+    manifest = check_complete(out, 16)
+    fast, slow = (r["items"] for r in manifest["engines"]["default"])
+    assert fast > 2 * slow and slow >= 1, (fast, slow)
+
+
+def test_client_and_counselor_models_run_together_on_one_node(cluster, tmp_path, monkeypatch, repo, groups):
+    """Two models: each group's two engine actors and its worker share one node (STRICT_PACK), so no turn crosses
+    a node boundary; the placement the README recommends for two-model setups."""
+    monkeypatch.chdir(repo)
+    out = tmp_path / "corpus"
+    scripted = "{backend: scripted, path: scripted, num_cpus: 0.5, env: {}, options: {delay_s: 0.02}}"
+    thread, result = run_in_background(out, 4, f"models.client={scripted}", f"models.counselor={scripted}",
+                                       "roles.client.model=client", "roles.counselor.model=counselor",
+                                       "run.max_in_flight=2")
+    thread.join(180)
+    assert not thread.is_alive() and result.get("rc") == 0, result
+    manifest = check_complete(out, 4)
+    (group,) = groups
+    assert set(manifest["engines"]) == {"client", "counselor"}
+    worker_node = group.starts[0][0]
+    engine_nodes = {entry["node_id"] for entries in manifest["engines"].values() for entry in entries}
+    assert engine_nodes == {worker_node}
 
 
 # Last: it removes the worker node from the module's cluster.
-def test_losing_the_worker_node_completes_the_job_on_the_head(cluster, tmp_path, monkeypatch, repo, failed_calls):
+def test_losing_the_worker_node_completes_the_job_on_the_head(cluster, tmp_path, monkeypatch, repo, groups):
     c, worker = cluster
     head = c.head_node.node_id
     monkeypatch.chdir(repo)
     out = tmp_path / "corpus"
     thread, result = run_in_background(out, 12, "models.default.replicas=2", "run.max_in_flight=2")
     wait_for_staged(out, 2, thread)
-    pool = Watched.last
-    nodes = sorted(node for node, _ in pool.at_start)
-    assert nodes == sorted([head, worker.node_id]), "Ray placed both replicas on one node; the test needs one each"
-    lost = next(a for a, (node, _) in zip(pool.actors, pool.at_start) if node == worker.node_id)
+    nodes = sorted(g.starts[0][0] for g in groups)
+    assert nodes == sorted([head, worker.node_id]), "Ray placed both groups on one node; the test needs one each"
+    lost = next(g for g in groups if g.starts[0][0] == worker.node_id)
     c.remove_node(worker, allow_graceful=False)
-    # The lost replica comes back on the head while sessions are still to be done.
+    # The lost group comes back on the head while sessions are still to be done.
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and thread.is_alive():
-        try:
-            if ray.get(lost.info.remote(), timeout=10)["node_id"] == head:
-                break
-        except (RayActorError, ray.exceptions.GetTimeoutError):
-            pass
-        time.sleep(0.1)
+    while time.monotonic() < deadline and thread.is_alive() and len(lost.starts) < 2:
+        time.sleep(0.05)
     left = 12 - staged(out)
     assert thread.is_alive() and left > 0, left
     thread.join(240)
     assert not thread.is_alive() and result.get("rc") == 0, result
     check_complete(out, 12)
-    assert [node for node, _ in pool.at_close] == [head, head]  # the survivor served the rest
-    # Whether a call was caught in flight on the lost node (and retried) or waited for the restart depends on when
-    # the engine process noticed its raylet was gone; either way no session was lost (check_complete).
+    assert lost.starts[-1][0] == head  # the replacement ran on the surviving node

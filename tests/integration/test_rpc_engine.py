@@ -4,12 +4,11 @@ parsed records, taxonomy members or recorded `unparseable`, episode constraints.
 from __future__ import annotations
 
 import pytest
-from counselsim.rpc.calls import Context
+from counselsim.engines.roles import RoleCaller
 from counselsim.rpc.labeler import Labeler
-from counselsim.rpc.meter import StageMeter
 from counselsim.rpc.profile import build_profile
 from counselsim.rpc.rewriter import draft_rows, inject
-from counselsim.rpc.settings import budget_warnings, load_settings
+from counselsim.rpc.settings import budget_warnings
 from counselsim.rpc.taxonomy import load_taxonomy
 from counselsim.schemas.rpc import MAX_EPISODE_TURNS, Profile5P
 from counselsim.simpsydial.refinement import rejection_reason
@@ -46,10 +45,10 @@ def setup(vllm_engine, structured: bool | None = None, **injection):
     for role, tokens in (("profiler", 256), ("rewriter", 256), ("labeler", 96), ("counselor", 64)):
         cfg.roles[role].max_tokens = tokens
     cfg.roles["labeler"].temperature = 0.0
-    settings = load_settings(cfg.stages)
+    settings = cfg.stages.rpc
     assert not budget_warnings(cfg.roles, settings, ["en"])
     recorder = Recorder(vllm_engine, structured)
-    return cfg, settings, recorder, Context(recorder, cfg, "engine-s", 3, StageMeter())
+    return cfg, settings, recorder, RoleCaller(recorder, cfg.roles, "engine-s", 3)
 
 
 def test_profile_is_built_with_guided_json(vllm_engine):
@@ -66,7 +65,8 @@ def test_rewriting_on_the_engine_keeps_the_episode_constraints(vllm_engine):
     session = make_session(pairs=5, termination="turn_cap")
     profile = Profile5P(presenting="Insomnia before exams.", predisposing="Perfectionist upbringing.",
                         precipitating="Midterms.", perpetuating="Studies until late.", protective="A close friend.")
-    rows, episode = vllm_engine.run(inject(ctx, session, profile, settings.injection, load_taxonomy(), 0))
+    rows, episode = vllm_engine.run(inject(ctx, session, profile, settings.injection, load_taxonomy(), 0,
+                                               cfg.session.refinement))
     assert ctx.meter.stage("plan").items == 1  # guided JSON: the planner's answer always parses
     assert all(s.json_schema is not None for role, s, _ in recorder.calls if role == "rewriter")
     assert episode is not None, ctx.meter.summary()

@@ -1,7 +1,8 @@
 """Client fidelity (SimPsyDial §4.1): does a simulated client talk like its role card?
 
 For each session, S = u1 ⊕ ... ⊕ ut is the concatenation of all its client utterances (the fixed opening greeting
-included) and R the role card as the client model read it (`render_role_card`).
+included) and R the role card as the client model read it (`render_role_card`; for an imported session, the
+chief complaint it was given, see `card_text`).
 
 - Vocabulary overlap rate (Eq. 1): |V(S) ∩ V(R)| / |V(R)|.
 - Semantic consistency (Eq. 2): the cosine similarity of the embeddings of R and S.
@@ -12,33 +13,42 @@ Welch's two-sided t-test.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
+import rjieba
+from pydantic import TypeAdapter
 from scipy import stats
 
 from counselsim.simpsydial.agents import render_role_card
 from counselsim.audit.embeddings import Embedder
 from counselsim.schemas import RoleCard
+from counselsim.schemas.imported import PartialRoleCard
 
-# Vocabulary V(text), on the lowercased text; no stop-word removal, no stemming.
-#   zh: every CJK character (Unicode script Han) is a token, and so is every run of ASCII letters and digits.
+# Vocabulary V(text): the set of tokens of the lowercased text; no stop-word removal, no stemming.
+#   zh: words as rjieba (the Rust port of jieba; default dictionary, precise mode with HMM, jieba.cut's defaults)
+#       segments the text; ASCII words inside it come out as words too.
 #   en: words of ASCII letters and digits, with inner apostrophes kept ("don't" is one token).
-ZH_TOKENS = r"\p{Han}|[a-z0-9]+"
-EN_TOKENS = r"[a-z0-9]+(?:['’][a-z0-9]+)*"
+#   Tokens without a letter, digit or Han character (punctuation, spaces) are not words and are left out.
+EN_TOKENS = re.compile(r"[a-z0-9]+(?:['’][a-z0-9]+)*")
+_WORD = re.compile(r"[^\W_]")  # a letter, a digit or a Han character
+TOKENIZATION = ("V is the set of lowercased words: Chinese segmented into words by rjieba (jieba's dictionary and "
+                "defaults), English split into words of letters and digits (inner apostrophes kept); "
+                "punctuation is left out, there is no stop-word removal or stemming.")
 
 
-def vocabulary(text: pl.Expr, language: pl.Expr) -> pl.Expr:
-    """The set of tokens of each text, as a list without duplicates."""
-    lower = text.str.to_lowercase()
-    tokens = (pl.when(language == "zh").then(lower.str.extract_all(ZH_TOKENS))
-              .otherwise(lower.str.extract_all(EN_TOKENS)))
-    return tokens.list.unique()
+def vocabulary(text: str, language: str) -> set[str]:
+    """V(text) as a set of tokens."""
+    lower = text.lower()
+    if language != "zh":
+        return set(EN_TOKENS.findall(lower))
+    return {token for token in rjieba.cut(lower) if _WORD.search(token)}
 
 
-def overlap_rate(client_vocab: pl.Expr, card_vocab: pl.Expr) -> pl.Expr:
-    """Eq. 1; null for a card without tokens."""
-    size = card_vocab.list.len()
-    return pl.when(size > 0).then(client_vocab.list.set_intersection(card_vocab).list.len() / size)
+def overlap_rate(client_vocab: set[str], card_vocab: set[str]) -> float | None:
+    """Eq. 1; None for a card without tokens."""
+    return len(client_vocab & card_vocab) / len(card_vocab) if card_vocab else None
 
 
 def derangement(n: int, rng: np.random.Generator) -> list[int]:
@@ -67,6 +77,15 @@ def partners(languages: list[str], card_ids: list[str], seed: int) -> list[int |
     return out
 
 
+CARD = TypeAdapter(RoleCard | PartialRoleCard)
+
+
+def card_text(card: RoleCard | PartialRoleCard) -> str:
+    """R: a full card as the client model read it; a partial (imported) card is its chief complaint, which was the
+    client's whole profile in the Interactive Agents release, or nothing."""
+    return render_role_card(card) if isinstance(card, RoleCard) else card.chief_complaint or ""
+
+
 def pairs(sessions: pl.DataFrame, turns: pl.DataFrame, seed: int) -> pl.DataFrame:
     """One row per session: session_id, language, client_text (S), card_text (R) and partner (the row of the
     control's card, or null)."""
@@ -75,7 +94,7 @@ def pairs(sessions: pl.DataFrame, turns: pl.DataFrame, seed: int) -> pl.DataFram
         .group_by("session_id")
         .agg(client_text=pl.col("text").sort_by("index").str.join("\n"))
     )
-    cards = [render_role_card(RoleCard.model_validate(card)) for card in sessions["role_card"].to_list()]
+    cards = [card_text(CARD.validate_python(card)) for card in sessions["role_card"].to_list()]
     partner = partners(sessions["language"].to_list(), sessions["role_card_id"].to_list(), seed)
     return (
         sessions.select("session_id", "language")
@@ -87,14 +106,13 @@ def pairs(sessions: pl.DataFrame, turns: pl.DataFrame, seed: int) -> pl.DataFram
 
 def vocabulary_overlap(pairs: pl.DataFrame) -> pl.DataFrame:
     """session_id, language, mapped and random overlap rates (random is null where the session has no partner)."""
-    lang = pl.col("language")
-    client = vocabulary(pl.col("client_text"), lang)
-    return pairs.with_columns(random_card_text=pl.col("card_text").gather(pl.col("partner"))).select(
-        "session_id",
-        "language",
-        mapped=overlap_rate(client, vocabulary(pl.col("card_text"), lang)),
-        random=overlap_rate(client, vocabulary(pl.col("random_card_text"), lang)),
-    )
+    languages = pairs["language"].to_list()
+    clients = [vocabulary(text, lang) for text, lang in zip(pairs["client_text"], languages)]
+    cards = [vocabulary(text, lang) for text, lang in zip(pairs["card_text"], languages)]
+    mapped = [overlap_rate(client, card) for client, card in zip(clients, cards)]
+    random = [None if j is None else overlap_rate(client, cards[j]) for client, j in zip(clients, pairs["partner"])]
+    return pairs.select("session_id", "language").with_columns(
+        mapped=pl.Series(mapped, dtype=pl.Float64), random=pl.Series(random, dtype=pl.Float64))
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -108,9 +126,12 @@ def semantic_consistency(pairs: pl.DataFrame, embedder: Embedder) -> pl.DataFram
     card, client = vectors[:n], vectors[n:]
     has_partner = pairs["partner"].is_not_null().to_numpy()
     partner = pairs["partner"].fill_null(0).to_numpy()
-    random = np.where(has_partner, np.sum(card[partner] * client, axis=1), np.nan)
+    # A card with no text (an imported session without a chief complaint) says nothing to compare with.
+    has_text = (pairs["card_text"].str.strip_chars() != "").to_numpy()
+    random = np.where(has_partner & has_text[partner], np.sum(card[partner] * client, axis=1), np.nan)
+    mapped = np.where(has_text, np.sum(card * client, axis=1), np.nan)
     return pairs.select("session_id", "language").with_columns(
-        mapped=pl.Series(np.sum(card * client, axis=1), dtype=pl.Float64),
+        mapped=pl.Series(mapped, dtype=pl.Float64).fill_nan(None),
         random=pl.Series(random, dtype=pl.Float64).fill_nan(None),
     )
 

@@ -9,7 +9,8 @@ import pyarrow as pa
 from counselsim.corpus.shards import read_corpus, record_type
 from counselsim.errors import InputError
 
-RECORD_TYPES = ("session", "rpc_session")
+# An arena dialogue is a session whose turns also carry their battle (counselsim.schemas.arena).
+RECORD_TYPES = ("session", "rpc_session", "arena_dialogue")
 
 
 @dataclass

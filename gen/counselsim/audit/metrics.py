@@ -6,7 +6,10 @@ are characters in Chinese and words in English, so every length statistic is giv
 """
 from __future__ import annotations
 
+import math
+
 import polars as pl
+from scipy import stats
 
 _CLIENT = pl.col("speaker") == "client"
 _COUNSELOR = pl.col("speaker") == "counselor"
@@ -97,3 +100,21 @@ def sessions_with_regeneration(turns: pl.DataFrame) -> pl.DataFrame:
         .agg(sessions=pl.len(), with_regeneration=pl.col("regenerated").sum(), share=pl.col("regenerated").mean())
         .sort("language")
     )
+
+
+def two_samples(corpus: pl.Series, reference: pl.Series) -> dict[str, float | int | None]:
+    """n, mean and sample std (ddof=1) of each sample, Welch's two-sided t-test of corpus against reference
+    (scipy.stats.ttest_ind, equal_var=False) and Cohen's d with the pooled std, (mean_c - mean_r) / s_pooled.
+    t, p and d are None unless both samples have two values (and d unless the pooled std is positive)."""
+    a, b = corpus.drop_nulls().cast(pl.Float64), reference.drop_nulls().cast(pl.Float64)
+    row: dict[str, float | int | None] = {"corpus_n": a.len(), "corpus_mean": a.mean(), "corpus_std": a.std(),
+                                          "reference_n": b.len(), "reference_mean": b.mean(),
+                                          "reference_std": b.std(), "t": None, "p": None, "d": None}
+    if a.len() < 2 or b.len() < 2:
+        return row
+    result = stats.ttest_ind(a.to_numpy(), b.to_numpy(), equal_var=False)
+    row["t"], row["p"] = float(result.statistic), float(result.pvalue)
+    pooled = math.sqrt(((a.len() - 1) * a.var() + (b.len() - 1) * b.var()) / (a.len() + b.len() - 2))
+    if pooled > 0:
+        row["d"] = (a.mean() - b.mean()) / pooled
+    return row

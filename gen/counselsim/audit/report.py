@@ -2,6 +2,7 @@
 figures/*.png), a self-contained report.html, and metrics.json holding every table."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -11,7 +12,9 @@ from counselsim.corpus import storage
 from counselsim.audit import fidelity, labels, metrics, plots, run_counts
 from counselsim.audit.document import (Block, Figure, Report, Section, Table, Text, format_value, to_html, to_json,
                                        to_markdown)
+from counselsim.audit.arena import ArenaAudit, arena_section
 from counselsim.audit.embeddings import Embedder
+from counselsim.audit.feedback import feedback_section
 from counselsim.audit.frames import CorpusFrames
 from counselsim.audit.wai import WaiResult
 
@@ -122,8 +125,8 @@ def fidelity_section(frames: CorpusFrames, embedder: Embedder | None, seed: int)
              f"{seed}); {unpaired} of {pairs.height} sessions have no control pair (the only session of its "
              "language, or the partner shares its card). Groups are compared with Welch's two-sided t-test "
              "(scipy.stats.ttest_ind, equal_var=False); std is the sample standard deviation."),
-        Text("Vocabulary overlap rate (Eq. 1) = |V(S) ∩ V(R)| / |V(R)|. V is the set of lowercased tokens: each CJK "
-             "character and each ASCII word for Chinese, word tokens for English."),
+        Text(f"Vocabulary overlap rate (Eq. 1) = |V(S) ∩ V(R)| / |V(R)|. {fidelity.TOKENIZATION} For an imported "
+             "session R is the chief complaint it was given (none: no score)."),
         *_fidelity_blocks(fidelity.vocabulary_overlap(pairs), "overlap", "Vocabulary overlap rate"),
     ]
     if embedder is None:
@@ -197,9 +200,78 @@ def wai_section(wai: WaiResult) -> Section:
     return Section("Working alliance (WAI-O-S, LLM judge)", blocks)
 
 
+@dataclass
+class Reference:
+    """A reference corpus to put beside the audited one (`audit --reference`), and its WAI scores if judged."""
+
+    frames: CorpusFrames
+    source: str
+    wai: WaiResult | None = None
+
+
+def _samples(frames: CorpusFrames, embedder: Embedder | None, seed: int,
+             wai: WaiResult | None) -> dict[str, pl.DataFrame]:
+    """Per metric, one value per unit (session or utterance) with its language: what the t-tests compare."""
+    lengths = frames.turns.select("language", "speaker", value=pl.col("length"))
+    out = {
+        "Turn pairs per conversation": metrics.turn_pairs(frames.sessions, frames.turns)
+        .select("language", value=pl.col("turn_pairs")),
+        "Client utterance length": lengths.filter(pl.col("speaker") == "client").drop("speaker"),
+        "Counselor utterance length": lengths.filter(pl.col("speaker") == "counselor").drop("speaker"),
+    }
+    pairs = fidelity.pairs(frames.sessions, frames.turns, seed)
+    out["Vocabulary overlap rate (true mapping)"] = fidelity.vocabulary_overlap(pairs).select(
+        "language", value=pl.col("mapped"))
+    if embedder is not None:
+        out["Semantic consistency (true mapping)"] = fidelity.semantic_consistency(pairs, embedder).select(
+            "language", value=pl.col("mapped"))
+    if wai is not None:
+        for factor in wai.factors["factor"]:
+            out[f"WAI {factor}"] = wai.sessions.select("language", value=pl.col(factor))
+    return out
+
+
+def reference_section(frames: CorpusFrames, source: str, reference: Reference, embedder: Embedder | None,
+                      seed: int, wai: WaiResult | None) -> Section:
+    corpus_t1, reference_t1 = (metrics.table1(f.sessions, f.turns) for f in (frames, reference.frames))
+    languages = sorted(set(corpus_t1["language"]) | set(reference_t1["language"]))
+    side = {"statistic": list(_TABLE1_ROWS.values())}
+    for language in languages:
+        for label, t1 in (("corpus", corpus_t1), ("reference", reference_t1)):
+            rows = t1.filter(pl.col("language") == language).to_dicts()
+            side[f"{language} {label}"] = [format_value(rows[0][k]) if rows else "–" for k in _TABLE1_ROWS]
+    corpus, ref = (_samples(f, embedder, seed, w) for f, w in ((frames, wai), (reference.frames, reference.wai)))
+    tests = [{"metric": metric, "language": language,
+              **metrics.two_samples(corpus[metric].filter(pl.col("language") == language)["value"],
+                                    ref[metric].filter(pl.col("language") == language)["value"])}
+             for metric in corpus if metric in ref for language in languages]
+    both_judged = wai is not None and reference.wai is not None
+    blocks: list[Block] = [
+        Text(f"Corpus {source} beside the reference corpus {reference.source}. Each metric is compared per "
+             "language over its units (sessions; utterances for lengths) with Welch's two-sided t-test "
+             "(scipy.stats.ttest_ind, equal_var=False); d is Cohen's d, (corpus mean - reference mean) / pooled "
+             "sample std. The fidelity metrics are computed in both corpora as the fidelity section describes."
+             + ("" if both_judged else " WAI is compared only when both corpora were judged.")),
+        Table(pl.DataFrame(side), "SimPsyDial Table 1, corpus and reference"),
+        Table(pl.DataFrame(tests), "Corpus against reference"),
+    ]
+    for metric in ("Turn pairs per conversation", "Client utterance length", "Counselor utterance length"):
+        for language in languages:
+            groups = {label: samples[metric].filter(pl.col("language") == language)["value"].to_list()
+                      for label, samples in (("corpus", corpus), ("reference", ref))}
+            name = f"reference_{metric.split()[0].lower()}_{language}"
+            blocks.append(Figure(name, plots.histogram(groups, f"{metric} ({language})", metric.lower()),
+                                 f"{metric}, {language}: corpus and reference"))
+    return Section("Comparison with the reference corpus", blocks)
+
+
 def build_report(frames: CorpusFrames, manifest: dict[str, Any] | None, embedder: Embedder | None, seed: int,
-                 source: str, wai: WaiResult | None = None) -> Report:
-    """`wai`: the corpus as an LLM judge scored it (counselsim.audit.wai), for a working-alliance section."""
+                 source: str, wai: WaiResult | None = None, feedback: pl.DataFrame | None = None,
+                 reference: Reference | None = None, arena: ArenaAudit | None = None) -> Report:
+    """`wai`: the corpus as an LLM judge scored it (counselsim.audit.wai), for a working-alliance section;
+    `feedback`: the records of a feedback corpus over it (counselsim.audit.feedback); `reference`: a corpus to
+    compare with, side by side and metric by metric; `arena`: the battles of an arena corpus
+    (counselsim.audit.arena), for ratings of its entrants."""
     sections = [
         overview(frames, manifest, source),
         statistics(frames),
@@ -210,8 +282,14 @@ def build_report(frames: CorpusFrames, manifest: dict[str, Any] | None, embedder
     ]
     if wai is not None:
         sections.append(wai_section(wai))
+    if reference is not None:
+        sections.append(reference_section(frames, source, reference, embedder, seed, wai))
     if labels.is_labeled(frames.turns):
         sections.append(labels_section(frames))
+    if feedback is not None:
+        sections.append(feedback_section(feedback))
+    if arena is not None:
+        sections.append(arena_section(arena, seed))
     if manifest is not None and (dedup := dedup_section(manifest)):
         sections.append(dedup)
     return Report(f"Audit of {source}", sections)

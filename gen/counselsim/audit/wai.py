@@ -8,12 +8,11 @@ recorded as unparseable and left out, never guessed. Items worded against the al
 
 Per session, an item's score is the mean of its parsed rounds, and a factor's (goal, task, bond) the mean of its
 four item scores; a factor with an item that has no parsed round has no score. A call the engine could not serve
-(retries exhausted, a conversation beyond the judge's context) is recorded as failed. All calls of all sessions run
-concurrently, at most `concurrency` at once.
+(retries exhausted, a conversation beyond the judge's context) is recorded as failed. The calls run as a job
+(`audit.wai_job`): at most `concurrency` at once, each staged when done, resumable.
 """
 from __future__ import annotations
 
-import asyncio
 import re
 import statistics
 from collections import defaultdict
@@ -21,14 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from counselsim.audit.frames import CorpusFrames
-from counselsim.config import PipelineConfig
-from counselsim.engines.base import ContextOverflowError, EngineError, Sampling
-from counselsim.errors import InputError
+from counselsim.config import PipelineConfig, WaiSettings
+from counselsim.engines.parsing import ParseError
 from counselsim.resources import prompt, read_yaml
-from counselsim.seeds import derive_seed
+from counselsim.transcript import transcript
 
 ROLE = "judge"
 
@@ -64,24 +61,6 @@ def load_items() -> list[Item]:
     return [Item(**item) for item in spec()["items"]]
 
 
-class WaiSettings(BaseModel):
-    """`stages.wai` of a wai pipeline config."""
-
-    model_config = ConfigDict(extra="forbid")
-    rounds: int = Field(default_factory=lambda: spec()["rounds"], ge=1, description="independent rounds per item")
-    concurrency: int = Field(default=64, ge=1, description="judge calls in flight at once")
-    max_sessions: int | None = Field(default=None, ge=1, description="judge only the first N sessions")
-
-
-def wai_settings(cfg: PipelineConfig) -> WaiSettings:
-    try:
-        return WaiSettings(**cfg.stages.get("wai", {}))
-    except ValidationError as e:
-        problems = "; ".join(f"stages.wai.{'.'.join(map(str, x['loc']))}: "
-                             f"{'unknown key' if x['type'] == 'extra_forbidden' else x['msg']}" for x in e.errors())
-        raise InputError(problems) from None
-
-
 def judge_name(cfg: PipelineConfig) -> str:
     model = cfg.models[cfg.roles[ROLE].model]
     return f"{model.path} ({model.backend} backend)"
@@ -101,12 +80,12 @@ def parse_score(text: str) -> int | None:
     return int(match.group())
 
 
-def render_conversation(lines: Iterable[tuple[str, str]], language: str) -> str:
-    """`Client: ...` / `Counselor: ...` lines, with the speaker names of the session's language."""
-    names = spec()["speakers"].get(language)
-    if names is None:
-        raise InputError(f"no WAI speaker names for language '{language}' in wai_items.yaml")
-    return "\n".join(f"{names[speaker]}{names['colon']}{text}" for speaker, text in lines)
+def parse_strict(text: str) -> int:
+    """parse_score for the role caller: a score, or ParseError."""
+    score = parse_score(text)
+    if score is None:
+        raise ParseError(f"no score on the {CHOICES[0]}-{CHOICES[-1]} scale")
+    return score
 
 
 def judge_prompt(conversation: str, item: Item) -> str:
@@ -228,38 +207,20 @@ def conversations(frames: CorpusFrames, max_sessions: int | None) -> list[tuple[
     lines = (frames.turns.filter(pl.col("text").is_not_null())
              .group_by("session_id", maintain_order=True).agg(pl.col("speaker"), pl.col("text")))
     by_session = {sid: list(zip(speakers, texts)) for sid, speakers, texts in lines.iter_rows()}
-    return [(sid, language, render_conversation(by_session.get(sid, []), language))
+    return [(sid, language, conversation_text(by_session.get(sid, []), language))
             for sid, language in sessions.iter_rows()]
 
 
-async def score_corpus(frames: CorpusFrames, cfg: PipelineConfig, pool: Any) -> WaiResult:
-    """Judge the sessions of a corpus with the `judge` role of `pool` (any object with `call` and
-    `supports_structured_output`, started)."""
-    settings = wai_settings(cfg)
-    role = cfg.roles[ROLE]
+def conversation_text(lines: Iterable[tuple[str, str]], language: str) -> str:
+    """The whole conversation as the judge reads it (counselsim.transcript), unclipped."""
+    return transcript(((i, speaker, text) for i, (speaker, text) in enumerate(lines)), language)
+
+
+def summarize(frames: CorpusFrames, cfg: PipelineConfig, sessions: list[tuple[str, str]], calls: list[Call],
+              guided: bool) -> WaiResult:
+    """The WAI result of the judge `calls` over `sessions` ((session_id, language), in corpus order)."""
     items = load_items()
-    todo = conversations(frames, settings.max_sessions)
-    guided = pool.supports_structured_output(ROLE)
-    gate = asyncio.Semaphore(settings.concurrency)
-
-    async def one(session_id: str, conversation: str, item: Item, round_: int) -> Call:
-        sampling = Sampling(temperature=role.temperature, top_p=role.top_p, max_tokens=role.max_tokens,
-                            repetition_penalty=role.repetition_penalty,
-                            seed=derive_seed(cfg.run.seed, "wai", session_id, item.id, round_),
-                            choices=CHOICES if guided else None)
-        async with gate:
-            # The prompt is built here, not up front: a corpus x 12 items x rounds of full conversations would
-            # not fit in memory.
-            messages = [{"role": "user", "content": judge_prompt(conversation, item)}]
-            try:
-                out = await pool.call(ROLE, session_id, messages, sampling)
-            except (EngineError, ContextOverflowError) as e:  # recorded per call; the audit goes on
-                return Call(session_id, item.id, round_, None, None, f"{type(e).__name__}: {e}")
-        return Call(session_id, item.id, round_, out.text, parse_score(out.text))
-
-    calls = list(await asyncio.gather(*(one(sid, conversation, item, r) for sid, _, conversation in todo
-                                        for item in items for r in range(settings.rounds))))
-    scores = session_scores(calls, [(sid, language) for sid, language, _ in todo], items)
-    return WaiResult(judge=judge_name(cfg), guided=guided, temperature=role.temperature, settings=settings,
-                     corpus_sessions=frames.sessions.height, sessions=scores,
+    scores = session_scores(calls, sessions, items)
+    return WaiResult(judge=judge_name(cfg), guided=guided, temperature=cfg.roles[ROLE].temperature,
+                     settings=cfg.stages.wai, corpus_sessions=frames.sessions.height, sessions=scores,
                      items=item_summary(scores, calls, items), factors=factor_summary(scores), calls=calls)

@@ -1,23 +1,21 @@
 """Building role cards from free-text chief complaints with an LLM: structured output into the role-card schema
-where the backend has guided decoding, strict JSON parsing otherwise, validation, bounded retries, and a record
-of every complaint that did not become a card and why."""
+where the backend has guided decoding, strict JSON parsing otherwise, validation, bounded retries, and why a
+complaint did not become a card. `cards.build_job` runs it over a complaints file."""
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from counselsim.config import PipelineConfig
-from counselsim.engines.base import Sampling
+from counselsim.config import BuildSettings, PipelineConfig
+from counselsim.engines.parsing import ParseError, json_object
+from counselsim.engines.roles import Caller, RoleCaller, Unparseable
 from counselsim.errors import InputError
 from counselsim.resources import prompt
 from counselsim.schemas import BigFive, Resistance, RoleCard
-from counselsim.seeds import derive_seed
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -37,24 +35,11 @@ class GeneratedProfile(BaseModel):
     topic: str
 
 
-class BuildSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_attempts: int = 3
-    concurrency: int = 64
-    id_prefix: str = "built"
-
-
 @dataclass
 class Complaint:
     id: str
     text: str
     where: str  # file:record, for messages
-
-
-@dataclass
-class BuildResult:
-    cards: list[RoleCard] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_complaints(path: str | Path, id_prefix: str) -> list[Complaint]:
@@ -88,55 +73,26 @@ def read_complaints(path: str | Path, id_prefix: str) -> list[Complaint]:
     return out
 
 
-def _parse(text: str) -> dict[str, Any]:
-    """Strict: the whole output, or one fenced/braced JSON object in it, must parse as an object."""
-    candidate = text.strip()
-    fenced = re.search(r"```(?:json)?\s*(\{.*\})\s*```", candidate, re.S)
-    if fenced:
-        candidate = fenced.group(1)
-    elif not candidate.startswith("{") and "{" in candidate:
-        candidate = candidate[candidate.index("{"): candidate.rindex("}") + 1]
-    data = json.loads(candidate)
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    return data
+def parse_card(text: str, complaint: Complaint, language: str) -> RoleCard:
+    """The card the output describes (a JSON profile, possibly fenced or after prose), validated as a whole role
+    card; ParseError naming the fields otherwise."""
+    try:
+        profile = GeneratedProfile.model_validate(json_object(text))
+        return RoleCard(id=complaint.id, language=language, chief_complaint=complaint.text, source="counselsim-built",
+                        **profile.model_dump())
+    except ValidationError as e:
+        raise ParseError("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())) from None
 
 
-async def build_card(complaint: Complaint, cfg: PipelineConfig, pool: Any, settings: BuildSettings) -> RoleCard:
-    """One card, or raise ValueError listing why every attempt failed."""
+async def build_card(complaint: Complaint, cfg: PipelineConfig, pool: Caller, settings: BuildSettings) -> RoleCard:
+    """One card, or Unparseable holding why every attempt failed."""
     language = "zh" if _CJK.search(complaint.text) else "en"
-    role = cfg.roles["builder"]
     messages = [{"role": "user", "content": prompt(language, "build_card", complaint=complaint.text)}]
-    guided = pool.supports_structured_output("builder")
-    reasons = []
-    for attempt in range(1, settings.max_attempts + 1):
-        sampling = Sampling(temperature=role.temperature, top_p=role.top_p, max_tokens=role.max_tokens,
-                            seed=derive_seed(cfg.run.seed, complaint.id, attempt),
-                            json_schema=GeneratedProfile.model_json_schema() if guided else None)
-        out = await pool.call("builder", complaint.id, messages, sampling)
-        try:
-            profile = GeneratedProfile.model_validate(_parse(out.text))
-            return RoleCard(id=complaint.id, language=language, chief_complaint=complaint.text,
-                            source="counselsim-built", **profile.model_dump())
-        except (ValueError, ValidationError) as e:
-            detail = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()) \
-                if isinstance(e, ValidationError) else f"unparseable output: {e}"
-            reasons.append(f"attempt {attempt}: {detail[:300]}")
-    raise ValueError(" | ".join(reasons))
+    calls = RoleCaller(pool, cfg.roles, complaint.id, cfg.run.seed)
+    built = await calls.parsed("builder", messages, lambda text: parse_card(text, complaint, language), complaint.id,
+                               attempts=settings.max_attempts, schema=GeneratedProfile.model_json_schema())
+    return built.value
 
 
-async def build_cards(complaints: list[Complaint], cfg: PipelineConfig, pool: Any, settings: BuildSettings) -> BuildResult:
-    gate = asyncio.Semaphore(settings.concurrency)
-    result = BuildResult()
-
-    async def one(c: Complaint) -> None:
-        async with gate:
-            try:
-                result.cards.append(await build_card(c, cfg, pool, settings))
-            except Exception as e:  # recorded per complaint; one bad output never stops the batch
-                result.failures.append({"id": c.id, "input": c.where, "reason": str(e)})
-
-    await asyncio.gather(*(one(c) for c in complaints))
-    result.cards.sort(key=lambda c: c.id)
-    result.failures.sort(key=lambda f: f["id"])
-    return result
+def failure_reason(error: Unparseable) -> str:
+    return " | ".join(f"attempt {i}: {reason[:300]}" for i, reason in enumerate(error.errors, 1))

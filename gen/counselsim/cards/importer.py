@@ -276,7 +276,10 @@ def _card(path: Path, card_id: str, index: int, parsed: _Parsed, complaint: str 
 
 
 def _read_lines(path: Path) -> tuple[list[str], Problem | None]:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:  # a folder named like a card, a symlink loop, no permission
+        return [], Problem(path, 1, "(card)", f"cannot be read ({e.strerror or e})")
     try:
         return raw.decode("utf-8-sig").split("\n"), None
     except UnicodeDecodeError as e:

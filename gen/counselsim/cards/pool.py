@@ -3,12 +3,15 @@ line and field of the first bad records."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from counselsim.corpus.storage import atomic_writer
 from counselsim.errors import InputError
+from counselsim.jsonl import DuplicateKey, dumps_line, loads_strict, split_lines
 from counselsim.schemas import RoleCard
 
 
@@ -27,6 +30,8 @@ def load_pool(path: str | Path, max_errors: int = 20) -> list[RoleCard]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: role-card pool not found") from None
+    except OSError as e:  # a folder, a symlink loop, no permission
+        raise InputError(f"{path}: role-card pool cannot be read ({e.strerror or e})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -35,13 +40,16 @@ def load_pool(path: str | Path, max_errors: int = 20) -> list[RoleCard]:
     cards: list[RoleCard] = []
     errors: list[str] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(split_lines(text), 1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = loads_strict(line)
         except json.JSONDecodeError as e:
             errors.append(f"{path}:{lineno}: invalid JSON: {e.msg} (column {e.colno})")
+            continue
+        except DuplicateKey as e:
+            errors.append(f"{path}:{lineno}: field '{e.key}': given twice; only one may stay")
             continue
         if not isinstance(data, dict):
             errors.append(f"{path}:{lineno}: a role card must be a JSON object, got {type(data).__name__}")
@@ -84,11 +92,14 @@ def load_pools(paths: Iterable[str | Path], languages: Iterable[str] | None = No
 
 
 def write_pool(cards: Iterable[RoleCard], path: str | Path) -> None:
-    """Write a pool atomically: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for card in cards:
-            f.write(json.dumps(card.model_dump(mode="json", exclude_none=True), ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    """Write a pool atomically (a reader never sees half a file) as JSON Lines any JSON reader accepts."""
+    write_pools([(cards, path)])
+
+
+def write_pools(pools: Sequence[tuple[Iterable[RoleCard], str | Path]]) -> None:
+    """Write several pools all or none: each is renamed into place only once every one is fully written."""
+    with ExitStack() as stack:
+        for cards, path in pools:
+            f = stack.enter_context(atomic_writer(str(path)))
+            for card in cards:
+                f.write(dumps_line(card.model_dump(mode="json", exclude_none=True)).encode("utf-8"))

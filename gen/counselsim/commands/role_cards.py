@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 from counselsim.cards import importer
-from counselsim.cards.pool import load_pool, load_pools, write_pool
+from counselsim.cards.pool import load_pool, load_pools, write_pool, write_pools
 from counselsim.cards.split import split_pool
 from counselsim.cards.stats import format_stats, pool_stats
+from counselsim.corpus.ownership import claim_file
 from counselsim.dedup import DedupConfig
 from counselsim.errors import InputError
+from counselsim.jsonl import dumps_line
 from counselsim.corpus.storage import atomic_writer
 
 IMPORTERS = {importer.FORMAT: importer.import_interactive_agents}
@@ -27,7 +29,7 @@ def _write_rejected(rejected: list[importer.Rejected], path: Path) -> None:
         for r in rejected:
             row = {"id": r.id, "file": str(r.file),
                    "problems": [{"line": p.line, "field": p.field, "problem": p.message} for p in r.problems]}
-            f.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+            f.write(dumps_line(row).encode("utf-8"))
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -61,43 +63,46 @@ def _split(args: argparse.Namespace) -> int:
     train_path, test_path = Path(args.train), Path(args.test)
     if train_path.resolve() == test_path.resolve():
         raise InputError(f"--train and --test are the same file: {train_path}")
+    for path, flag in ((args.train, "--train"), (args.test, "--test")):
+        claim_file(path, [args.pool], args.overwrite, flag)
     train, test = split_pool(load_pool(args.pool), args.test_size, args.seed)
-    write_pool(train, train_path)
-    write_pool(test, test_path)
+    write_pools([(train, train_path), (test, test_path)])
     print(f"{len(train)} training cards in {train_path}, {len(test)} held-out cards in {test_path}")
     return 0
+
+
+def build_staging(pool: Path) -> Path:
+    """pool.jsonl -> pool.staging/: the crash-safe state of a build, beside the pool it writes."""
+    return pool.with_name(pool.name.removesuffix(".jsonl") + ".staging")
 
 
 def _build(args: argparse.Namespace) -> int:
     import asyncio
 
-    from counselsim.cards.builder import BuildSettings, build_cards, read_complaints
+    from counselsim.cards.build_job import BuildJob
     from counselsim.config import load_config
-    from counselsim.runtime.driver import make_pool
+    from counselsim.runtime.driver import open_run, run_job
+    from counselsim.runtime.staging import Staging
 
     overrides = list(args.set) + ([f"run.output={json.dumps(args.out)}"] if args.out else [])
     cfg = load_config(args.config, overrides)
-    settings = BuildSettings(**cfg.stages.get("build", {}))
-    complaints = read_complaints(args.complaints, settings.id_prefix)
     out = Path(cfg.run.output)
+    job = BuildJob(cfg, args.complaints)
+    job.validate()
+    staging = Staging.for_job(build_staging(out), job, cfg.run.rows_per_shard)
+    run_id = open_run(staging, job.identity(), str(out), cfg.pipeline)
+    asyncio.run(run_job(cfg, job, staging, run_id, args.address, in_flight=cfg.stages.build.concurrency))
 
-    async def run():
-        pool = make_pool(cfg, args.address)
-        try:
-            await pool.start()
-            return await build_cards(complaints, cfg, pool, settings)
-        finally:
-            await pool.close()
-
-    result = asyncio.run(run())
-    write_pool(result.cards, out)
+    cards = sorted(staging.records(), key=lambda c: c.id)
+    failures = job.failures(staging.drops())
+    write_pool(cards, out)
     failed = out.with_name(out.name.removesuffix(".jsonl") + ".failed.jsonl")
     with atomic_writer(str(failed)) as f:
-        for row in result.failures:
-            f.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
-    print(json.dumps({"built": len(result.cards), "failed": len(result.failures), "pool": str(out),
+        for row in failures:
+            f.write(dumps_line(row).encode("utf-8"))
+    print(json.dumps({"built": len(cards), "failed": len(failures), "pool": str(out),
                       "failures": str(failed)}, ensure_ascii=False))
-    return 0 if result.cards else 1
+    return 0 if cards else 1
 
 
 def _test_size(text: str) -> int | float:
@@ -158,7 +163,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--complaints", required=True, metavar="FILE",
                        help="JSON list or JSONL of complaints (strings, or objects with complaint or question+description)")
     build.add_argument("--config", default="pipelines/role_cards.yaml", help="models and the builder role")
-    build.add_argument("--out", "-o", help="the JSONL pool to write (run.output); failures go to <out>.failed.jsonl")
+    build.add_argument("--out", "-o", help="the JSONL pool to write (run.output); failures go to <out>.failed.jsonl; "
+                                          "the build's crash-safe state to <out>.staging/: rerunning the same "
+                                          "command after a kill builds only the complaints not yet finished")
     build.add_argument("--address", default=None, help="Ray cluster address; default: local Ray")
     build.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     build.set_defaults(handler=_build)
@@ -171,4 +178,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     split.add_argument("--seed", type=int, default=0, help="the same seed and pool give the same split")
     split.add_argument("--train", required=True, metavar="FILE", help="where to write the training cards")
     split.add_argument("--test", required=True, metavar="FILE", help="where to write the held-out cards")
+    split.add_argument("--overwrite", action="store_true", help="replace --train and --test if they exist")
     split.set_defaults(handler=_split)

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from counselsim.config import load_config
+
+NOTHING_DELIVERED = 3  # exit status of a run that finished without a single record
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder or URI, e.g. s3://bucket/corpus (run.output)")
     p.add_argument("--input", help="input corpus, for pipelines that read one (run.input)")
     p.add_argument("--seed", type=int, help="run seed (run.seed)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="read the input corpus even if its shards do not match its manifest")
     p.add_argument("--model", help="model path for every configured model (models.*.path)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set roles.counselor.temperature=0.7 (repeatable)")
@@ -35,10 +40,14 @@ def overrides_from(args: argparse.Namespace, model_names: list[str] | None = Non
 def handle(args: argparse.Namespace) -> int:
     from counselsim.runtime.driver import run_pipeline
 
-    base = load_config(args.config, list(args.set))
+    base = load_config(args.config, overrides_from(args))  # for the model names; --input may be required
     cfg = load_config(args.config, overrides_from(args, sorted(base.models)))
     manifest = run_pipeline(cfg, args.address)
     counts = manifest["counts"]
     print(json.dumps({"output": cfg.run.output, "rows": counts["rows"], "dropped": counts["dropped"],
                       "drops": manifest["drops"], "throughput": manifest["throughput"]}, ensure_ascii=False))
+    if counts.get("requested") and not counts["rows"]:
+        print(f"counselsim: error: the run delivered 0 of {counts['requested']} requested records "
+              f"(drops: {manifest['drops']}); see the manifest's drop_examples", file=sys.stderr)
+        return NOTHING_DELIVERED
     return 0

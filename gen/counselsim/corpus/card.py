@@ -10,8 +10,12 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import yaml
 
+from counselsim.config import RefinementConfig
+from counselsim.arena import card as arena_card
 from counselsim.corpus import storage
 from counselsim.corpus.shards import DATA, SHARD_PATTERN, record_type
+from counselsim.simpsydial import refinement as sigma
+from counselsim.simpsydial import termination
 
 DEFAULT_LICENSE = "cc-by-4.0"
 README = "README.md"
@@ -68,6 +72,8 @@ def _languages(manifest: dict[str, Any]) -> list[str]:
 
 
 def _is_rpc(manifest: dict[str, Any]) -> bool:
+    if manifest.get("record_type"):
+        return manifest["record_type"] == "rpc_session"
     return (manifest.get("pipeline") or (manifest.get("config") or {}).get("pipeline")) == "rpc"
 
 
@@ -87,7 +93,8 @@ def front_matter(manifest: dict[str, Any], schema: pa.Schema, name: str, num_byt
         "source_datasets": ["original"],
         "task_categories": ["text-generation"],
         "tags": ["synthetic", "dialogue", "counseling", "mental-health",
-                 *(["client-resistance", "rpc", "psyfire"] if _is_rpc(manifest) else ["simpsydial"])],
+                 *(["client-resistance", "rpc", "psyfire"] if _is_rpc(manifest) else ["simpsydial"]),
+                 *(["arena", "preference"] if manifest.get("record_type") == "arena_dialogue" else [])],
         "configs": [{"config_name": "default", "data_files": [
             {"split": "train", "path": str(PurePosixPath(DATA, SHARD_PATTERN))}]}],
         "dataset_info": {
@@ -109,12 +116,14 @@ def _simpsydial_method(config: dict[str, Any]) -> list[str]:
     session = config.get("session") or {}
     if session:
         refinement = session.get("refinement") or {}
-        lines += ["", f"Sessions open with a fixed client greeting and alternate client and counselor turns until a "
-                      f"counselor closing (the paper's termination phrases) or {session.get('max_turn_pairs')} turn "
-                      f"pairs; sessions shorter than {session.get('min_turn_pairs')} pairs are dropped. A counselor "
-                      f"reply longer than {refinement.get('max_chars_zh')} characters (zh) or "
-                      f"{refinement.get('max_words_en')} words (en), or holding a newline or an enumeration, is "
-                      f"regenerated, up to {refinement.get('max_attempts')} attempts."]
+        lines += ["", f"Sessions open with a fixed client greeting and alternate client and counselor turns until the "
+                      f"termination rule g ends them or {session.get('max_turn_pairs')} turn pairs; sessions shorter "
+                      f"than {session.get('min_turn_pairs')} pairs are dropped."]
+        # Both texts are generated from the data files the rules read, so the card cannot disagree with the code.
+        limits = RefinementConfig.model_validate(refinement)
+        for language in (config.get("role_cards") or {}).get("languages") or ["zh", "en"]:
+            lines += ["", f"Termination g ({language}): {termination.describe(language)}",
+                      "", f"Check σ ({language}): {sigma.describe(language, limits)}"]
     pools = (config.get("role_cards") or {}).get("pools")
     if pools:
         lines += ["", "Role-card pools: " + ", ".join(f"`{p}`" for p in pools) + "."]
@@ -156,15 +165,25 @@ def _generation(manifest: dict[str, Any], kind: str) -> list[str]:
     roles = config.get("roles") or {}
     if roles:
         lines += ["", "Each role is played by a model, sampled as follows:", ""]
-        lines += _table(["role", "model", "backend", "temperature", "top_p", "max_tokens"], [
+        lines += _table(["role", "model", "backend", "temperature", "top_p", "max_tokens", "repetition_penalty"], [
             [role, (models.get(r.get("model")) or {}).get("path", r.get("model")),
              (models.get(r.get("model")) or {}).get("backend", ""), r.get("temperature"), r.get("top_p"),
-             r.get("max_tokens")] for role, r in roles.items()])
+             r.get("max_tokens"), r.get("repetition_penalty", 1.0)] for role, r in roles.items()])
     lines += _rpc_method(config, manifest) if kind == "rpc" else _simpsydial_method(config)
+    if kind == "arena":
+        lines += arena_card.method(config)
     counts = manifest.get("counts") or {}
-    if counts:
+    if "attempted" in counts:
         lines += ["", f"Sessions attempted: {counts.get('attempted')}, written: {counts.get('written')}, "
                       f"dropped: {counts.get('dropped')}."]
+    if "rejections" in manifest:
+        rejected = ", ".join(f"{n} {reason}" for reason, n in manifest["rejections"].items())
+        lines += ["", f"Generated replies rejected and regenerated, by reason (over the sessions written): "
+                      f"{rejected or 'none'}."]
+    if manifest.get("command") == "dedup":
+        removed = ", ".join(f"{n} {reason}" for reason, n in sorted((counts.get("removed") or {}).items()))
+        lines += ["", f"This corpus is `counselsim dedup` of `{manifest.get('input')}`: {counts.get('rows')} of "
+                      f"{counts.get('input')} sessions kept (removed: {removed or 'none'})."]
     drops = manifest.get("drops") or {}
     if drops:
         lines += ["", *_table(["drop reason", "sessions"], [[k, v] for k, v in sorted(drops.items())])]
@@ -177,27 +196,54 @@ def _generation(manifest: dict[str, Any], kind: str) -> list[str]:
     return lines
 
 
+def _imported(manifest: dict[str, Any]) -> list[str]:
+    """How an imported corpus was made: where its dialogues came from and what was rejected."""
+    spec, counts = manifest.get("import") or {}, manifest.get("counts") or {}
+    lines = [f"Imported by `counselsim import --format {spec.get('format')}` from `{spec.get('source')}`"
+             + (f", with the chief complaints in `{spec['complaints']}`" if spec.get("complaints") else "")
+             + f": {counts.get('imported')} of {counts.get('input')} records imported, {counts.get('rejected')} "
+               "rejected" + (f" (listed in `{spec['rejection_report']}`)." if spec.get("rejection_report") else ".")]
+    lines += ["", "The dialogues were not generated here: each session's `source` names its file and record, its "
+                  "role card is partial (the chief complaint at most), and the generation fields (models, seed, "
+                  "termination reason, times) are null. The text is kept exactly as the source has it."]
+    versions = manifest.get("versions") or {}
+    if versions:
+        lines += ["", "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + "."]
+    return lines
+
+
 INTROS = {
+    "import": "Counseling dialogues made elsewhere, imported into counselsim's session records.",
     "simpsydial": "Synthetic psychological-counseling dialogues between a role-playing LLM client and an LLM "
                   "counselor, generated with counselsim following the SimPsyDial method.",
     "rpc": "Synthetic counseling dialogues with client resistance, made with counselsim following the RPC method: "
            "sessions of a SimPsyDial-style corpus with a 5P client profile, at most one injected resistance "
            "episode, and every client turn labeled with a PsyFIRE behaviour and a rationale.",
+    "arena": arena_card.INTRO,
 }
 ROW_DESCRIPTIONS = {
+    "import": "One row per session (`origin` = imported): the turns in order, the source record (`source`: format, "
+              "file, index, the counselor's system prompt if it had one) and a partial role card.",
     "simpsydial": "One row per session: the client's role card, the models that played each role, the turns in "
                   "order (`turns`, each with its speaker and text) and how the session ended.",
     "rpc": "One row per session: the fields of the input session, its 5P profile (`profile_5p`), the injected "
            "episode (`episode`: turn indices and reaction type, empty when none) and the turns, each client turn "
            "with its labels (`label_binary`, `label`, `label_group`, `label_rationale`, `label_status`) and, when "
            "rewritten, `injected`, `reaction_type`, `motivation` and `original_text`.",
+    "arena": arena_card.ROW_DESCRIPTION,
 }
 
 
 def render(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: int) -> str:
     meta = front_matter(manifest, schema, name, num_bytes)
     record = record_type(schema) or manifest.get("record_type")
-    kind = "rpc" if _is_rpc(manifest) else "simpsydial"
+    if record == "feedback":  # ratings of replies, not sessions: the stage writes its own account
+        from counselsim.feedback.card import body as feedback_body
+
+        header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+        return f"---\n{header}---\n\n" + "\n".join(feedback_body(manifest, schema, name, meta))
+    kind = ("import" if manifest.get("command") == "import" else "rpc" if _is_rpc(manifest)
+            else "arena" if record == "arena_dialogue" else "simpsydial")
     rows = meta["dataset_info"]["splits"][0]["num_examples"]
     body = [
         f"# {name}",
@@ -214,7 +260,7 @@ def render(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: in
         "",
         "## How it was generated",
         "",
-        *_generation(manifest, kind),
+        *(_imported(manifest) if kind == "import" else _generation(manifest, kind)),
         "",
         "## Uses and limitations",
         "",

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,11 +14,12 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from counselsim.corpus import storage
+from counselsim.corpus import integrity, storage
+from counselsim.corpus.integrity import DATA, MANIFEST
 from counselsim.errors import InputError
 
-MANIFEST = "manifest.json"
-DATA = "data"
+log = logging.getLogger(__name__)
+
 SHARD_PATTERN = "shard-*.parquet"
 RECORD_KEY = b"counselsim.record"
 
@@ -67,21 +69,40 @@ class CorpusWriter:
         keep = {s["name"].split("/")[-1] for s in self.shards}
         for path in storage.list_files(storage.join(self.out, DATA), SHARD_PATTERN):
             if path.rsplit("/", 1)[-1] not in keep and not storage.is_remote(path):
-                storage.local_path(path).unlink()
+                storage.remove_inside(path, self.out)
         return self.shards
 
 
 def shard_paths(path: str) -> list[str]:
-    """Shard files of a corpus given as its folder, its data/ folder, or one Parquet file."""
+    """Shard files of a corpus given as its folder, its data/ folder, or one Parquet file. A corpus with a
+    manifest is checked against it first (`integrity`) and read in manifest order; a folder without one (hand
+    made, or a run that never finished) is read as found, with a warning."""
     if path.endswith(".parquet"):
         if not storage.exists(path):
             raise InputError(f"{path}: file not found")
         return [path]
+    corpus = corpus_root(path)
+    if corpus is not None and integrity.checks_on():
+        return integrity.verified_shards(corpus)
     for folder in (storage.join(path, DATA), path):
         files = storage.list_files(folder, "*.parquet")
         if files:
+            if corpus is None:
+                log.warning("%s has no manifest.json: its shards are read unchecked", path)
             return files
     raise InputError(f"{path}: no Parquet shards found (expected {DATA}/{SHARD_PATTERN})")
+
+
+def corpus_root(path: str) -> str | None:
+    """The corpus folder holding the manifest for `path` (the folder itself, or the parent of its data/)."""
+    if integrity.has_manifest(path):
+        return path
+    stripped = path.rstrip("/\\")
+    if stripped.replace("\\", "/").rsplit("/", 1)[-1] == DATA:
+        parent = stripped[: -len(DATA)].rstrip("/\\") or "."
+        if integrity.has_manifest(parent):
+            return parent
+    return None
 
 
 def read_schema(shard: str) -> pa.Schema:
@@ -115,10 +136,4 @@ def write_manifest(out: str, manifest: dict[str, Any]) -> None:
 
 
 def load_manifest(out: str) -> dict[str, Any] | None:
-    uri = storage.join(out, MANIFEST)
-    if not storage.exists(uri):
-        return None
-    try:
-        return storage.read_json(uri)
-    except ValueError as e:
-        raise InputError(f"{uri}: manifest is not valid JSON ({e})") from None
+    return integrity.load_manifest(out)

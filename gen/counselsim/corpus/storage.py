@@ -10,10 +10,9 @@ import fnmatch
 import hashlib
 import json
 import os
-import signal
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,9 +21,26 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from counselsim.errors import InputError, OutputError
+
+
+# Remote filesystems both pyarrow and smart-open can reach (with the `cloud` extra installed).
+REMOTE_SCHEMES = ("s3", "gs", "az")
+
 
 def is_remote(uri: str) -> bool:
     return "://" in uri and not uri.startswith("file://")
+
+
+def check_place(uri: str, what: str = "output") -> None:
+    """A local path, file://, or one of REMOTE_SCHEMES; anything else is an InputError before any work."""
+    if not uri.strip():
+        raise InputError(f"the {what} is empty: give a folder, a file or a URI")
+    if is_remote(uri):
+        scheme = uri.split("://", 1)[0]
+        if scheme not in REMOTE_SCHEMES:
+            known = ", ".join(f"{s}://" for s in REMOTE_SCHEMES)
+            raise InputError(f"{uri}: the {what} must be a local path or a {known} URI, not {scheme}://")
 
 
 def local_path(uri: str) -> Path:
@@ -63,9 +79,15 @@ def list_files(folder: str, pattern: str = "*") -> list[str]:
                   if i.type == pafs.FileType.File and fnmatch.fnmatch(i.base_name, pattern))
 
 
+# Test-only fault injection: the kill tests set this from inside the child process (tests/faults/), never from
+# the environment. Called after the data is written and before the rename, with the target and the open file.
+crash_hook: Callable[[Path, BinaryIO], None] | None = None
+
+
 @contextmanager
 def atomic_writer(uri: str) -> Iterator[BinaryIO]:
-    """A binary stream whose content becomes visible at `uri` only if the block completes."""
+    """A binary stream whose content becomes visible at `uri` only if the block completes. A local file that
+    cannot be written (read-only folder, full disk, a path under /proc) is an OutputError naming it."""
     if is_remote(uri):
         import smart_open
 
@@ -73,25 +95,43 @@ def atomic_writer(uri: str) -> Iterator[BinaryIO]:
             yield f
         return
     target = local_path(uri)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:8]}-{target.name}")
     try:
-        with open(tmp, "wb") as f:
-            yield f
-            f.flush()
-            crash = os.environ.get("COUNSELSIM_CRASH_IN_WRITE")
-            if crash and crash in target.name:
-                # Fault hook for the crash tests (tests/test_reliability_kill.py), inert unless the variable is set:
-                # die by SIGKILL with half the data written and the rename not done, like a driver killed mid-write.
-                f.truncate(f.tell() // 2)
+        with _as_output_error(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            f = open(tmp, "wb")
+        with f:
+            try:
+                yield f
+            except OSError as e:
+                if e.filename is not None:  # the caller failed on another file (an input): its error stands
+                    raise
+                raise _unwritable(target, e) from None
+            with _as_output_error(target):
                 f.flush()
-                os.kill(os.getpid(), signal.SIGKILL)
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+                if crash_hook is not None:
+                    crash_hook(target, f)
+                os.fsync(f.fileno())
+        with _as_output_error(target):
+            os.replace(tmp, target)
+            _fsync_dir(target.parent)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+@contextmanager
+def _as_output_error(target: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        raise _unwritable(target, e) from None
+
+
+def _unwritable(target: Path, e: OSError) -> OutputError:
+    return OutputError(f"{target}: cannot be written ({e.strerror or e})")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -110,6 +150,15 @@ def remove_temp_files(folder: str) -> int:
     for p in leftovers:
         p.unlink(missing_ok=True)
     return len(leftovers)
+
+
+def remove_inside(uri: str, root: str) -> None:
+    """Delete a local file only if, symlinks resolved, it lies inside `root`: a corpus never deletes elsewhere."""
+    path, base = local_path(uri), local_path(root).resolve()
+    resolved = path.parent.resolve() / path.name
+    if base != resolved and base not in resolved.parents:
+        raise OutputError(f"{uri}: refusing to delete a file outside the output {root} (it resolves to {resolved})")
+    path.unlink(missing_ok=True)
 
 
 def remove(uri: str) -> None:

@@ -1,11 +1,16 @@
 """Settings of the dedup stage (`stages.dedup` in a pipeline config, or flags of `counselsim dedup`)."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from counselsim.identity import ConfigSection
 
 
-class DedupConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DedupConfig(ConfigSection):
+    # Outside the resume identity: dedup runs at the end of every run over all staged records, so a rerun with
+    # other settings rebuilds the corpus from the same records.
+    OUTSIDE_IDENTITY = ("enabled", "threshold", "num_perm", "ngram", "drop_looping", "loop_similarity",
+                        "loop_min_repeats", "loop_min_chars", "examples", "seed")
 
     enabled: bool = True
     threshold: float = Field(default=0.8, gt=0, le=1, description="estimated Jaccard of near-duplicates")

@@ -12,6 +12,8 @@ class Message(TypedDict):
 
 @dataclass(frozen=True)
 class Sampling:
+    """How one call samples. Pipelines build it from a role config only through engines.roles.sampling_for."""
+
     temperature: float = 0.8
     top_p: float = 0.9
     max_tokens: int = 128

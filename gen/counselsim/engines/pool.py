@@ -1,9 +1,10 @@
-"""Engines as Ray actors, and the caller sessions use to reach them.
+"""The engines of one session group and the caller its sessions use to reach them.
 
-Each configured model gets `replicas` actors. An actor declares its resources (num_gpus=1 pins one engine per
-GPU; CPUs otherwise), is restarted by Ray if it dies, and serves many calls at once. Roles naming the same
-model share its actors. A session always goes to the same replica, so its growing history hits that replica's
-prefix cache. Calls are retried with exponential backoff and bounded by a timeout (tenacity).
+A session group (runtime/workers.py) holds one engine per model its roles name. Where the roles share one
+model, the engine runs inside the worker's process (LocalEnginePool, also the local executor's pool); where they
+name several, each engine is an actor on the worker's node (PlacedEnginePool). Either way every call of a session
+stays on one machine and its growing history hits that engine's prefix cache. Calls are retried with exponential
+backoff and bounded by a timeout (tenacity).
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import asyncio
 import logging
 import os
 import re
-import zlib
 from typing import Any
 
 import ray
@@ -34,17 +34,15 @@ def is_garbage(text: str) -> bool:
 
 @ray.remote
 class EngineActor:
-    def __init__(self, model: ModelConfig, faults: FaultConfig) -> None:
-        from counselsim.engines.factory import make_engine
-        from counselsim.engines.faults import FaultyEngine
+    """One model's engine in its own process, beside the session worker that calls it (placed in the worker's
+    placement group); Ray restarts it if it dies."""
 
-        engine = make_engine(model.backend, model.path, model.options)
-        if faults.error_share or faults.timeout_share or faults.garbage_share:
-            engine = FaultyEngine(engine, faults)
-        self.engine = engine
+    def __init__(self, model: ModelConfig, faults: FaultConfig, replica: int) -> None:
+        incarnation = int(ray.get_runtime_context().was_current_actor_reconstructed)
+        self.engine = make_local_engine(model, faults, replica, incarnation)
 
     def info(self) -> dict[str, Any]:
-        return {"node_id": ray.get_runtime_context().get_node_id(),
+        return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
                 "structured_output": self.engine.supports_structured_output, "max_batch": self.engine.max_batch}
 
     async def generate(self, messages: list[Message], sampling: Sampling) -> Completion:
@@ -57,79 +55,63 @@ class EngineActor:
         await self.engine.close()
 
 
+def make_local_engine(model: ModelConfig, faults: FaultConfig, replica: int = 0, incarnation: int = 0) -> Any:
+    """The model's engine in this process, wrapped in the fault injector when `faults` apply to `replica`."""
+    from counselsim.engines.factory import make_engine
+    from counselsim.engines.faults import FaultyEngine, faults_for
+
+    engine = make_engine(model.backend, model.path, model.options)
+    own = faults_for(faults, replica, incarnation)
+    return FaultyEngine(engine, own) if own else engine
+
+
 _RETRYABLE = (EngineError, RayActorError, asyncio.TimeoutError)
 
 
-class EnginePool:
-    def __init__(self, cfg: PipelineConfig) -> None:
+def engine_models(cfg: PipelineConfig) -> list[str]:
+    """The models the roles name, each served by one engine per session group."""
+    return sorted({role.model for role in cfg.roles.values()})
+
+
+class PlacedEnginePool:
+    """The engines of one session group as actors on the worker's node (one per model), called with retries."""
+
+    def __init__(self, cfg: PipelineConfig, actors: dict[str, Any]) -> None:
         self.cfg = cfg
-        self.replicas: dict[str, list[Any]] = {}
-        for name in sorted({role.model for role in cfg.roles.values()}):
-            model = cfg.models[name]
-            options = {
-                "num_cpus": model.num_cpus,
-                "num_gpus": model.num_gpus,
-                "max_concurrency": model.max_concurrency,
-                "max_restarts": -1,
-                "runtime_env": {"env_vars": model.env} if model.env else None,
-                "resources": model.ray_resources or None,
-                # Replicas go to different nodes where resources allow: one lost node then takes one replica.
-                "scheduling_strategy": "SPREAD",
-            }
-            self.replicas[name] = [EngineActor.options(**options).remote(model, cfg.faults)
-                                   for _ in range(model.replicas)]
+        self.actors = actors
         self.structured: dict[str, bool] = {}
-        self.placement: dict[str, list[str]] = {}
         self.max_batch: dict[str, int | None] = {}
 
     async def start(self) -> None:
-        """Wait until every replica has loaded its model."""
-        for name, actors in self.replicas.items():
-            infos = await asyncio.gather(*(a.info.remote() for a in actors))
-            self.structured[name] = all(i["structured_output"] for i in infos)
-            self.max_batch[name] = min((i["max_batch"] for i in infos if i["max_batch"]), default=None)
-            self.placement[name] = [i["node_id"] for i in infos]
-            log.info("engines ready", extra={"fields": {"model": name, "replicas": len(actors),
-                                                       "nodes": sorted({i["node_id"][:8] for i in infos})}})
-
-    @property
-    def size(self) -> int:
-        return max(len(a) for a in self.replicas.values())
+        """Wait until every engine has loaded its model."""
+        for name, actor in self.actors.items():
+            info = await actor.info.remote()
+            self.structured[name] = info["structured_output"]
+            self.max_batch[name] = info["max_batch"]
 
     def engine_batch(self) -> int | None:
         return largest_batch(self.max_batch.values())
 
-    def model_for(self, role: str) -> str:
-        return self.cfg.roles[role].model
-
     def supports_structured_output(self, role: str) -> bool:
-        return self.structured.get(self.model_for(role), False)
+        return self.structured.get(self.cfg.roles[role].model, False)
 
     async def call(self, role: str, key: str, messages: list[Message], sampling: Sampling) -> Completion:
-        """Generate for `role`; `key` (the session id) picks the replica."""
-        actors = self.replicas[self.model_for(role)]
-        actor = actors[zlib.crc32(key.encode()) % len(actors)]
+        actor = self.actors[self.cfg.roles[role].model]
         try:
             return await call_with_retry(actor, messages, sampling, self.cfg.retry)
         except (RayActorError, asyncio.TimeoutError) as e:
             raise EngineError(f"retries exhausted: {type(e).__name__}: {e}") from None
 
     async def stats(self) -> dict[str, list[dict[str, Any]]]:
-        """Per model, per replica: the node it ran on (at start) and its engine's counters."""
-        out = {}
-        for name, actors in self.replicas.items():
-            stats = await asyncio.gather(*(a.stats.remote() for a in actors))
-            out[name] = [{"node_id": node, **s} for node, s in zip(self.placement.get(name, []), stats)]
-        return out
+        """Per model, its engine's counters (a one-item list: the manifest lists every replica's)."""
+        return {name: [await actor.stats.remote()] for name, actor in self.actors.items()}
 
     async def close(self) -> None:
-        for actors in self.replicas.values():
-            for actor in actors:
-                try:
-                    await asyncio.wait_for(actor.close.remote(), 30)
-                except Exception:  # an engine that will not close cleanly is killed below anyway
-                    pass
-                ray.kill(actor)
+        for actor in self.actors.values():
+            try:
+                await asyncio.wait_for(actor.close.remote(), 30)
+            except Exception:  # an engine that will not close cleanly is killed by the group anyway
+                pass
 
 
 def largest_batch(batches) -> int | None:
@@ -179,24 +161,16 @@ async def retrying(once, retry: RetryConfig) -> Completion:
 
 
 class LocalEnginePool:
-    """The same surface as EnginePool with engines inside this process and no Ray: for debugging, notebooks and
-    fast tests of orchestration. One engine per model; no restarts."""
+    """The engines of one session group inside this process, one per model: the local executor's pool (no Ray),
+    and the pool of a session worker whose roles share one model. No restarts."""
 
-    def __init__(self, cfg: PipelineConfig) -> None:
-        from counselsim.engines.factory import make_engine
-        from counselsim.engines.faults import FaultyEngine
-
+    def __init__(self, cfg: PipelineConfig, replica: int = 0, incarnation: int = 0) -> None:
         self.cfg = cfg
         self.engines: dict[str, Any] = {}
-        for name in sorted({role.model for role in cfg.roles.values()}):
+        for name in engine_models(cfg):
             model = cfg.models[name]
-            os.environ.update(model.env)  # what the Ray pool passes as the actor's runtime env
-            engine = make_engine(model.backend, model.path, model.options)
-            if cfg.faults.error_share or cfg.faults.timeout_share or cfg.faults.garbage_share:
-                engine = FaultyEngine(engine, cfg.faults)
-            self.engines[name] = engine
-
-    size = 1
+            os.environ.update(model.env)  # what a Ray actor gets as its runtime env
+            self.engines[name] = make_local_engine(model, cfg.faults, replica, incarnation)
 
     def engine_batch(self) -> int | None:
         return largest_batch(e.max_batch for e in self.engines.values())

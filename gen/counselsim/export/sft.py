@@ -7,7 +7,6 @@ the user and the counselor the assistant.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +18,10 @@ from counselsim.corpus import storage
 from counselsim.simpsydial.agents import counselor_system_prompt
 from counselsim.corpus.shards import read_corpus, read_schema, record_type, shard_paths
 from counselsim.errors import InputError
+from counselsim.jsonl import dumps_line
 
-RECORD_TYPES = ("session", "rpc_session")
+# An arena dialogue trains on the replies it went on with: the supervisor's choices.
+RECORD_TYPES = ("session", "rpc_session", "arena_dialogue")
 FILE_FORMATS = ("jsonl", "parquet")
 
 
@@ -56,33 +57,32 @@ def samples(session_id: str, language: str, turns: list[dict[str, Any]], style: 
             yield {style.messages: [system, *history], "session_id": session_id, "turn_index": turn["index"]}
 
 
-def corpus_samples(path: str, style: Style) -> Iterator[list[dict[str, Any]]]:
+def corpus_samples(shards: list[str], style: Style) -> Iterator[list[dict[str, Any]]]:
     """The samples of each shard in turn."""
-    for shard, table in read_corpus(path, columns=["session_id", "language", "turns"]):
-        if record_type(table.schema) not in RECORD_TYPES:
-            raise InputError(f"{shard}: expected {' or '.join(RECORD_TYPES)} records, "
-                             f"found '{record_type(table.schema)}'")
-        yield [sample for row in table.to_pylist()
-               for sample in samples(row["session_id"], row["language"], row["turns"], style)]
+    for shard in shards:
+        for _, table in read_corpus(shard, columns=["session_id", "language", "turns"]):
+            yield [sample for row in table.to_pylist()
+                   for sample in samples(row["session_id"], row["language"], row["turns"], style)]
 
 
 def export_sft(path: str, out: str, style: str = "openai", file_format: str = "jsonl") -> int:
     """Write the SFT samples of the corpus at `path` to the file `out` atomically; returns the sample count."""
     chosen = STYLES[style]
-    for shard in shard_paths(path):  # every shard checked (footers only) before any output is created
+    shards = shard_paths(path)  # checked against the manifest, once
+    for shard in shards:  # every shard's record type checked (footers only) before any output is created
         kind = record_type(read_schema(shard))
         if kind not in RECORD_TYPES:
             raise InputError(f"{shard}: expected {' or '.join(RECORD_TYPES)} records, found '{kind}'")
     count = 0
     with storage.atomic_writer(out) as f:
         if file_format == "jsonl":
-            for batch in corpus_samples(path, chosen):
-                f.write("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in batch).encode("utf-8"))
+            for batch in corpus_samples(shards, chosen):
+                f.write("".join(dumps_line(s) for s in batch).encode("utf-8"))
                 count += len(batch)
         else:
             schema = chosen.schema()
             with pq.ParquetWriter(f, schema, compression="zstd") as writer:
-                for batch in corpus_samples(path, chosen):
+                for batch in corpus_samples(shards, chosen):
                     writer.write_table(pa.Table.from_pylist(batch, schema=schema))
                     count += len(batch)
     return count

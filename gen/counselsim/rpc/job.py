@@ -17,17 +17,17 @@ from pydantic import ValidationError
 
 from counselsim.config import PipelineConfig, format_validation_error
 from counselsim.corpus.shards import read_corpus
+from counselsim.engines.meter import StageMeter
+from counselsim.engines.roles import Caller, RoleCaller
 from counselsim.errors import InputError
-from counselsim.rpc.calls import Caller, Context
 from counselsim.rpc.labeler import Labeler
-from counselsim.rpc.meter import StageMeter
 from counselsim.rpc.profile import build_profile
 from counselsim.rpc.render import check_prompts
 from counselsim.rpc.rewriter import inject
 from counselsim.rpc.selfcheck import corpus_self_check
-from counselsim.rpc.settings import RPCSettings, budget_warnings, load_settings
+from counselsim.rpc.settings import RPCSettings, budget_warnings
 from counselsim.rpc.taxonomy import Taxonomy, load_taxonomy
-from counselsim.runtime.runner import WorkItem
+from counselsim.runtime.job import WorkItem
 from counselsim.schemas import Session
 from counselsim.schemas.arrow import RPC_SESSION_SCHEMA, SESSION_SCHEMA
 from counselsim.schemas.rpc import RPCSession
@@ -86,12 +86,13 @@ def validate_input(path: str) -> InputSummary:
     return summary
 
 
-async def transform(session: Session, ctx: Context, settings: RPCSettings, taxonomy: Taxonomy, labeler: Labeler,
-                    run_id: str, config_hash: str) -> RPCSession:
-    """One input session -> its RPC record, or SessionDropped."""
-    profile = await build_profile(ctx, session, settings.profile)
-    rows, episode = await inject(ctx, session, profile, settings.injection, taxonomy, ctx.cfg.run.seed)
-    await labeler.label_session(ctx, session.language, rows)
+async def transform(session: Session, calls: RoleCaller, cfg: PipelineConfig, settings: RPCSettings,
+                    taxonomy: Taxonomy, labeler: Labeler, run_id: str, config_hash: str) -> RPCSession:
+    """One input session -> its RPC record, or Dropped."""
+    profile = await build_profile(calls, session, settings.profile)
+    rows, episode = await inject(calls, session, profile, settings.injection, taxonomy, cfg.run.seed,
+                                 cfg.session.refinement)
+    await labeler.label_session(calls, session.language, rows)
     return RPCSession.model_validate({
         **session.model_dump(),
         "turns": rows,
@@ -100,27 +101,28 @@ async def transform(session: Session, ctx: Context, settings: RPCSettings, taxon
         "source_session_id": session.session_id,
         "rpc_run_id": run_id,
         "rpc_config_hash": config_hash,
-        "rpc_prompt_tokens": ctx.usage.prompt_tokens,
-        "rpc_completion_tokens": ctx.usage.completion_tokens,
+        "rpc_prompt_tokens": calls.prompt_tokens,
+        "rpc_completion_tokens": calls.completion_tokens,
     })
 
 
 class RPCJob:
     record_type = "rpc_session"
+    key_column = "session_id"  # the input session's id: one record per input session
+    order_column = "slot"
     schema = RPC_SESSION_SCHEMA
     model = RPCSession
     target = None  # one attempt per input session
 
-    def __init__(self, cfg: PipelineConfig, settings: RPCSettings, taxonomy: Taxonomy, pool: Caller | None,
-                 run_id: str, inputs: InputSummary | None = None) -> None:
+    def __init__(self, cfg: PipelineConfig, settings: RPCSettings, taxonomy: Taxonomy) -> None:
         assert cfg.run.input is not None
         self.cfg = cfg
         self.settings = settings
         self.taxonomy = taxonomy
-        self.pool = pool
-        self.run_id = run_id
-        self.inputs = inputs
-        self.config_hash = cfg.generation_hash()
+        self.pool: Caller | None = None
+        self.run_id = ""
+        self.inputs: InputSummary | None = None
+        self.config_hash = ""  # set by bind(): the identity reads the input corpus, which validate() checks first
         self.meter = StageMeter()
         self.labeler = Labeler(taxonomy, settings.labeler)
         self._first_start: float | None = None
@@ -128,26 +130,45 @@ class RPCJob:
         self._sessions = 0
         self._session_s = 0.0
 
+    def validate(self) -> None:
+        """The input corpus (every session, ids unique), prompts for its languages, token budgets (warnings)."""
+        self.inputs = validate_input(self.cfg.run.input)
+        languages = sorted(self.inputs.languages)
+        try:
+            check_prompts(languages)
+        except (FileNotFoundError, KeyError) as e:
+            raise InputError(f"{self.cfg.run.input}: no rpc prompts for the corpus languages {languages} ({e})") from None
+        for warning in budget_warnings(self.cfg.roles, self.settings, languages):
+            log.warning(warning)
+
+    def bind(self, pool: Caller, run_id: str) -> None:
+        self.pool = pool
+        self.run_id = run_id
+        self.config_hash = self.cfg.generation_hash()
+
     def plan(self) -> Iterator[WorkItem]:
         for _, _, session in read_sessions(self.cfg.run.input):
             yield WorkItem(key=session.session_id, slot=session.slot, payload=session)
 
     async def process(self, item: WorkItem) -> RPCSession:
-        assert self.pool is not None, "built for validation only"
+        assert self.pool is not None, "bind() gives the job its engines"
         t0 = time.monotonic()
         if self._first_start is None:
             self._first_start = t0
         session: Session = item.payload
-        ctx = Context(self.pool, self.cfg, session.session_id, derive_seed(self.cfg.run.seed, "rpc", session.session_id),
-                      self.meter)
-        record = await transform(session, ctx, self.settings, self.taxonomy, self.labeler, self.run_id,
+        calls = RoleCaller(self.pool, self.cfg.roles, session.session_id,
+                           derive_seed(self.cfg.run.seed, "rpc", session.session_id), self.meter)
+        record = await transform(session, calls, self.cfg, self.settings, self.taxonomy, self.labeler, self.run_id,
                                  self.config_hash)
         self._last_end = time.monotonic()
         self._sessions += 1
         self._session_s += self._last_end - t0
         return record
 
-    def corpus_summary(self, part_paths: Sequence[str | Path]) -> dict[str, Any]:
+    def counters(self, record: RPCSession) -> dict[str, int]:
+        return {"turns": len(record.turns), "completion_tokens": record.rpc_completion_tokens}
+
+    def summary(self, part_paths: Sequence[str | Path]) -> dict[str, Any]:
         """For the run manifest: the labeler's self-check on the injected turns of every record of the run, and
         the throughput of each stage in this process (resumed records are not timed)."""
         throughput = self.meter.summary(STAGE_UNITS)
@@ -161,20 +182,8 @@ class RPCJob:
         return {"self_check": corpus_self_check(part_paths, self.taxonomy), "stage_throughput": throughput}
 
 
-def build_job(cfg: PipelineConfig, pool: Caller | None, run_id: str) -> RPCJob:
-    """The rpc job. With pool=None it only validates: config section, taxonomies, prompts, the input corpus."""
+def build_job(cfg: PipelineConfig) -> RPCJob:
+    """The rpc job, without engines: its config section and taxonomy are checked here, its input in validate()."""
     if not cfg.run.input:
         raise InputError("the rpc pipeline reads a session corpus: set run.input or pass --input")
-    settings = load_settings(cfg.stages)
-    taxonomy = load_taxonomy()
-    inputs = None
-    if pool is None:
-        inputs = validate_input(cfg.run.input)
-        try:
-            check_prompts(sorted(inputs.languages))
-        except (FileNotFoundError, KeyError) as e:
-            raise InputError(f"{cfg.run.input}: no rpc prompts for the corpus languages {sorted(inputs.languages)} "
-                             f"({e})") from None
-        for warning in budget_warnings(cfg.roles, settings, sorted(inputs.languages)):
-            log.warning(warning)
-    return RPCJob(cfg, settings, taxonomy, pool, run_id, inputs)
+    return RPCJob(cfg, cfg.stages.rpc, load_taxonomy())

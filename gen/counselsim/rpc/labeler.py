@@ -14,9 +14,9 @@ from functools import cache
 from typing import Any
 
 from counselsim.engines.base import Message
-from counselsim.rpc.calls import Context, Unparseable
-from counselsim.rpc.parsing import AliasIndex, LabelParse, parse_label
+from counselsim.engines.roles import RoleCaller, Unparseable
 from counselsim.resources import render
+from counselsim.rpc.parsing import AliasIndex, LabelParse, parse_label
 from counselsim.rpc.render import choices, prompt, terms, transcript
 from counselsim.rpc.settings import LabelerSettings
 from counselsim.rpc.taxonomy import COLLABORATION, Taxonomy
@@ -81,35 +81,36 @@ class Labeler:
                       response=rows[i]["text"])
         return [{"role": "system", "content": self._system(lang, binary, guided)}, {"role": "user", "content": user}]
 
-    async def _step(self, ctx: Context, lang: str, binary: bool, rows: list[dict[str, Any]], i: int) -> LabelParse | None:
+    async def _step(self, calls: RoleCaller, lang: str, binary: bool, rows: list[dict[str, Any]],
+                    i: int) -> LabelParse | None:
         stage = BINARY if binary else FINE
-        guided = ctx.caller.supports_structured_output(ROLE)
+        guided = calls.guided(ROLE)
         index = self._index(binary)
         try:
-            result = await ctx.parsed(stage, ROLE, self.messages(lang, binary, guided, rows, i),
-                                      lambda text: parse_label(text, index), self.schema(lang, binary),
-                                      self.settings.attempts, i)
+            result = await calls.parsed(ROLE, self.messages(lang, binary, guided, rows, i),
+                                        lambda text: parse_label(text, index), stage, i,
+                                        attempts=self.settings.attempts, schema=self.schema(lang, binary), stage=stage)
         except Unparseable:
-            ctx.meter.outcome(stage, "unparseable")
+            calls.meter.outcome(stage, "unparseable")
             return None
-        ctx.meter.count(stage)
+        calls.meter.count(stage)
         return result.value
 
-    async def label_turn(self, ctx: Context, lang: str, rows: list[dict[str, Any]], i: int) -> TurnLabel:
-        binary = await self._step(ctx, lang, True, rows, i)
+    async def label_turn(self, calls: RoleCaller, lang: str, rows: list[dict[str, Any]], i: int) -> TurnLabel:
+        binary = await self._step(calls, lang, True, rows, i)
         if binary is None:
             return TurnLabel(None, None, None, None, "unparseable")
         if binary.category == COLLABORATION:
             return TurnLabel(COLLABORATION, COLLABORATION, COLLABORATION, binary.reason, "ok")
-        fine = await self._step(ctx, lang, False, rows, i)
+        fine = await self._step(calls, lang, False, rows, i)
         if fine is None:  # the binary label stands; the behaviour is not guessed
             return TurnLabel("resistance", None, None, binary.reason, "unparseable")
         return TurnLabel("resistance", fine.category, self.taxonomy.labels[fine.category].group, fine.reason, "ok")
 
-    async def label_session(self, ctx: Context, lang: str, rows: list[dict[str, Any]]) -> None:
+    async def label_session(self, calls: RoleCaller, lang: str, rows: list[dict[str, Any]]) -> None:
         """Label every client turn of `rows` in place; a session's turns are labeled concurrently."""
         clients = [i for i, r in enumerate(rows) if r["speaker"] == "client"]
-        labels = await asyncio.gather(*(self.label_turn(ctx, lang, rows, i) for i in clients))
+        labels = await asyncio.gather(*(self.label_turn(calls, lang, rows, i) for i in clients))
         for i, label in zip(clients, labels):
             rows[i].update(label.fields())
         for r in rows:

@@ -4,16 +4,13 @@ one, is a parse failure, never a guess.
 """
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
-class ParseError(ValueError):
-    """The output does not hold what was asked for; the message says what is missing."""
+from counselsim.engines.parsing import ParseError, json_object
 
 
 # --- normalization ----------------------------------------------------------------------------------------------
@@ -82,28 +79,7 @@ class AliasIndex:
         return found.pop()
 
 
-# --- JSON objects ------------------------------------------------------------------------------------------------
-
-_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
-
-
-def json_object(text: str) -> dict[str, Any]:
-    """The first JSON object in `text` (inside a code fence or after some prose), or ParseError."""
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        start = candidate.find("{")
-        while start != -1:
-            try:
-                value, _ = decoder.raw_decode(candidate, start)
-            except json.JSONDecodeError:
-                start = candidate.find("{", start + 1)
-                continue
-            if isinstance(value, dict):
-                return value
-            start = candidate.find("{", start + 1)
-    raise ParseError("no JSON object found")
-
+# --- fields of a JSON object (found by counselsim.engines.parsing.json_object) ---------------------------------------
 
 def string_fields(obj: Mapping[str, Any], keys: Iterable[str], max_chars: int | None = None) -> dict[str, str]:
     """The named string fields of a parsed object, each present and non-blank (whitespace collapsed); keys beyond

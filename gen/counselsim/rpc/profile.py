@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from counselsim.simpsydial.agents import render_role_card
 from counselsim.engines.base import Message
-from counselsim.rpc.calls import Context, Unparseable
-from counselsim.rpc.parsing import json_object, string_fields
+from counselsim.engines.parsing import json_object
+from counselsim.engines.roles import RoleCaller, Unparseable
+from counselsim.rpc.parsing import string_fields
 from counselsim.rpc.render import prompt, transcript
 from counselsim.rpc.settings import ProfileSettings
+from counselsim.runtime.job import Dropped
 from counselsim.schemas import Session
 from counselsim.schemas.rpc import Profile5P
-from counselsim.simpsydial.session import SessionDropped
+from counselsim.simpsydial.agents import render_role_card
 
 STAGE = "profile"
 ROLE = "profiler"
@@ -37,14 +38,15 @@ def parse_profile(text: str, max_chars: int) -> Profile5P:
     return Profile5P(**string_fields(json_object(text), KEYS, max_chars))
 
 
-async def build_profile(ctx: Context, session: Session, settings: ProfileSettings) -> Profile5P:
+async def build_profile(calls: RoleCaller, session: Session, settings: ProfileSettings) -> Profile5P:
     """The session's 5P profile; a profile that cannot be parsed after `settings.attempts` calls drops the session
     (every RPC record has one)."""
     try:
-        result = await ctx.parsed(STAGE, ROLE, profile_messages(session, settings),
-                                  lambda text: parse_profile(text, settings.field_max_chars),
-                                  profile_schema(settings.field_max_chars), settings.attempts)
+        result = await calls.parsed(ROLE, profile_messages(session, settings),
+                                    lambda text: parse_profile(text, settings.field_max_chars), STAGE,
+                                    attempts=settings.attempts, schema=profile_schema(settings.field_max_chars),
+                                    stage=STAGE)
     except Unparseable as e:
-        raise SessionDropped("profile_unparseable", f"{e}; last output: {e.text[:200]!r}") from None
-    ctx.meter.count(STAGE)
+        raise Dropped("profile_unparseable", f"{e}; last output: {e.text[:200]!r}") from None
+    calls.meter.count(STAGE)
     return result.value

@@ -16,23 +16,24 @@ passes σ drops the session, as in generation.
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from counselsim.simpsydial.agents import counselor_system_prompt, messages_for, render_role_card
-from counselsim.engines.base import Message, Sampling
-from counselsim.simpsydial.refinement import clean, rejection_reason
-from counselsim.resources import read_yaml, render
-from counselsim.rpc.calls import Context, Unparseable
-from counselsim.rpc.parsing import ParseError, json_object, normalize, string_fields
+from counselsim.config import RefinementConfig
+from counselsim.engines.base import Message
+from counselsim.engines.parsing import ParseError, json_object
+from counselsim.engines.roles import Rejected, RoleCaller, Unparseable
+from counselsim.resources import render
+from counselsim.rpc.parsing import normalize, string_fields
 from counselsim.rpc.render import choices, profile_text, prompt, terms, transcript
 from counselsim.rpc.settings import InjectionSettings
 from counselsim.rpc.taxonomy import Taxonomy
+from counselsim.runtime.job import Dropped
 from counselsim.schemas import Session
 from counselsim.schemas.rpc import Episode, Motivation, Profile5P
 from counselsim.seeds import derive_seed
-from counselsim.simpsydial.session import SessionDropped
+from counselsim.simpsydial.agents import counselor_system_prompt, messages_for, render_role_card, trait_text
+from counselsim.simpsydial.refinement import clean, rejection_reason
 from counselsim.simpsydial.termination import is_closing
 
 ROLE = "rewriter"
@@ -132,13 +133,6 @@ def parse_plan(text: str, candidates: list[int], max_turns: int, can_decline: bo
     return Plan(reason, inject, start, num)
 
 
-def resistance_text(session: Session) -> str:
-    lang = session.language
-    r = session.role_card.resistance
-    level = read_yaml("prompts", "levels.yaml")[lang][r.level.value]
-    return f"{level}。{r.reasoning}" if lang == "zh" else f"{level}. {r.reasoning}"
-
-
 def plan_messages(session: Session, profile: Profile5P, reaction: str, settings: InjectionSettings,
                   taxonomy: Taxonomy, lo: int, hi: int, candidates: list[int]) -> list[Message]:
     lang = session.language
@@ -149,7 +143,8 @@ def plan_messages(session: Session, profile: Profile5P, reaction: str, settings:
                     answer_format=render(fmt, max_turns=settings.max_turns))
     lines = [(t.index, t.speaker, t.text) for t in session.turns[lo:hi]]
     user = prompt(lang, "rpc_plan_input", profile=profile_text(profile.model_dump(), lang),
-                  resistance=resistance_text(session),
+                  resistance=trait_text(session.role_card.resistance.level, session.role_card.resistance.reasoning,
+                                        lang),
                   transcript=transcript(lines, lang, settings.max_chars_per_turn, numbered=True),
                   candidates=", ".join(f"#{i}" for i in candidates))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -194,66 +189,64 @@ def rewrite_messages(session: Session, rows: list[dict[str, Any]], i: int, profi
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-async def regenerate_counselor(ctx: Context, session: Session, rows: list[dict[str, Any]], j: int) -> None:
+async def regenerate_counselor(calls: RoleCaller, session: Session, rows: list[dict[str, Any]], j: int,
+                               refinement: RefinementConfig) -> None:
     """Regenerate counselor turn j against the (rewritten) dialogue before it, through σ; a reply that closes
     the session before its last turn is rejected too."""
     lang = session.language
-    refinement = ctx.cfg.session.refinement
-    role = ctx.cfg.roles["counselor"]
     history = [(r["speaker"], r["text"]) for r in rows[:j]]
     messages = messages_for("counselor", counselor_system_prompt(lang), history)
-    t0 = time.monotonic()
-    prompt_tokens = completion_tokens = 0
-    reason = None
-    for attempt in range(1, refinement.max_attempts + 1):
-        sampling = Sampling(temperature=role.temperature, top_p=role.top_p, max_tokens=role.max_tokens,
-                            seed=derive_seed(ctx.seed, "counselor", j, attempt))
-        out = await ctx.complete("counselor", "counselor", messages, sampling)
-        prompt_tokens += out.prompt_tokens
-        completion_tokens += out.completion_tokens
-        text = clean(out.text)
+    early = j < len(rows) - 1
+
+    def check(text: str) -> str | None:
         reason = rejection_reason(text, lang, refinement)
-        if reason is None and j < len(rows) - 1 and is_closing(text, lang):
-            reason = "early_farewell"
-        if reason is None:
-            row = rows[j]
-            row.update(original_text=row["text"], text=text, regenerated=True, attempts=attempt,
-                       prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                       latency_s=time.monotonic() - t0)
-            ctx.meter.count("counselor")
-            return
-        ctx.meter.outcome("counselor", f"rejected:{reason}")
-    raise SessionDropped("refinement_exhausted", f"regenerated counselor turn {j}: last rejection '{reason}'")
+        if reason is None and early and is_closing(text, lang):
+            return "early_farewell"
+        return reason
+
+    try:
+        reply = await calls.reply("counselor", messages, check, "counselor", j, max_attempts=refinement.max_attempts,
+                                  clean=clean)
+    except Rejected as e:
+        raise Dropped("refinement_exhausted", f"regenerated counselor turn {j}: {e.rejections}, last rejection "
+                                              f"'{e.reason}'") from None
+    row = rows[j]
+    row.update(original_text=row["text"], text=reply.text, regenerated=True, attempts=reply.attempts,
+               prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+               latency_s=reply.latency_s, finish_reason=reply.finish_reason)
+    calls.meter.count("counselor")
 
 
-async def inject(ctx: Context, session: Session, profile: Profile5P, settings: InjectionSettings,
-                 taxonomy: Taxonomy, run_seed: int) -> tuple[list[dict[str, Any]], Episode | None]:
+async def inject(calls: RoleCaller, session: Session, profile: Profile5P, settings: InjectionSettings,
+                 taxonomy: Taxonomy, run_seed: int,
+                 refinement: RefinementConfig) -> tuple[list[dict[str, Any]], Episode | None]:
     """The session's turns after injection (rows with the injection fields) and its episode, if any."""
     rows = draft_rows(session)
     reaction = draw(session, settings, run_seed)
     if reaction is None:
-        ctx.meter.outcome("plan", "not_drawn")
+        calls.meter.outcome("plan", "not_drawn")
         return rows, None
     eligible = eligible_turns(session)
-    lo, hi, candidates = planner_view(session, settings, eligible, ctx.seed)
+    lo, hi, candidates = planner_view(session, settings, eligible, calls.seed)
     if not candidates:
-        ctx.meter.outcome("plan", "no_eligible_turn")
+        calls.meter.outcome("plan", "no_eligible_turn")
         return rows, None
     lang = session.language
     try:
-        planned = await ctx.parsed(
-            "plan", ROLE, plan_messages(session, profile, reaction, settings, taxonomy, lo, hi, candidates),
+        planned = await calls.parsed(
+            ROLE, plan_messages(session, profile, reaction, settings, taxonomy, lo, hi, candidates),
             lambda text: parse_plan(text, candidates, settings.max_turns, settings.planner_can_decline,
-                                    settings.reasoning_max_chars),
-            plan_schema(candidates, settings.max_turns, settings.planner_can_decline, settings.reasoning_max_chars),
-            settings.attempts)
+                                    settings.reasoning_max_chars), "plan",
+            attempts=settings.attempts, stage="plan",
+            schema=plan_schema(candidates, settings.max_turns, settings.planner_can_decline,
+                               settings.reasoning_max_chars))
     except Unparseable:
-        ctx.meter.outcome("plan", "plan_unparseable")
+        calls.meter.outcome("plan", "plan_unparseable")
         return rows, None
-    ctx.meter.count("plan")
+    calls.meter.count("plan")
     plan = planned.value
     if not plan.inject:
-        ctx.meter.outcome("plan", "declined")
+        calls.meter.outcome("plan", "declined")
         return rows, None
     window = episode_window(session, eligible, plan.start, plan.num_turns)  # shortened if it runs past the end
 
@@ -261,24 +254,23 @@ async def inject(ctx: Context, session: Session, profile: Profile5P, settings: I
     for position, i in enumerate(window, 1):
         original = rows[i]["text"]
         try:
-            result = await ctx.parsed(
-                "rewrite", ROLE,
-                rewrite_messages(session, rows, i, profile, reaction, settings, taxonomy, position, len(window)),
-                lambda text: parse_rewrite(text, original, lang, settings), rewrite_schema(lang, settings),
-                settings.attempts, i)
+            result = await calls.parsed(
+                ROLE, rewrite_messages(session, rows, i, profile, reaction, settings, taxonomy, position, len(window)),
+                lambda text: parse_rewrite(text, original, lang, settings), "rewrite", i,
+                attempts=settings.attempts, schema=rewrite_schema(lang, settings), stage="rewrite")
         except Unparseable:
-            ctx.meter.outcome("rewrite", "rewrite_unparseable")
+            calls.meter.outcome("rewrite", "rewrite_unparseable")
             break
         motivation, response = result.value
         rows[i].update(original_text=original, text=response, injected=True, reaction_type=reaction,
                        motivation=motivation.model_dump(), attempts=result.attempts,
                        prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                       latency_s=result.latency_s)
-        ctx.meter.count("rewrite")
-        await regenerate_counselor(ctx, session, rows, i + 1)
+                       latency_s=result.latency_s, finish_reason=result.finish_reason)
+        calls.meter.count("rewrite")
+        await regenerate_counselor(calls, session, rows, i + 1, refinement)
         done.append(i)
     if not done:
-        ctx.meter.outcome("plan", "nothing_rewritten")
+        calls.meter.outcome("plan", "nothing_rewritten")
         return rows, None
-    ctx.meter.outcome("plan", "injected")
+    calls.meter.outcome("plan", "injected")
     return rows, Episode(turn_indices=done, reaction_type=reaction)

@@ -1,28 +1,26 @@
-"""The `stages.rpc` section of a pipeline config, validated when the rpc job is built."""
+"""The `stages.rpc` section of a pipeline config (validated when the config loads) and its token-budget check.
+Every setting changes what the profiler, rewriter or labeler produce, so all are in the resume identity."""
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from counselsim.config import format_validation_error
-from counselsim.errors import InputError
+from counselsim.identity import ConfigSection
 from counselsim.schemas.role_card import Level
 from counselsim.schemas.rpc import MAX_EPISODE_TURNS, RESISTANT_REACTIONS
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProfileSettings(ConfigSection):
+    IDENTITY = ("max_turns", "max_chars_per_turn", "field_max_chars", "attempts")
 
-
-class ProfileSettings(_Strict):
     max_turns: int = Field(default=30, ge=2, description="session turns the profiler reads, from the start")
     max_chars_per_turn: int = Field(default=400, ge=20)
     field_max_chars: int = Field(default=300, ge=20, description="longest accepted 5P field")
     attempts: int = Field(default=3, ge=1, description="calls before the session is dropped as unparseable")
 
 
-class InjectionSettings(_Strict):
+class InjectionSettings(ConfigSection):
     """Whether a session gets a resistance episode, where, and of which type.
 
     A session is drawn for injection with probability min(1, rate x level_weights[role card resistance level]);
@@ -31,6 +29,10 @@ class InjectionSettings(_Strict):
     also veto the session when resistance would be implausible anywhere in it (worth it with capable models; the
     embedded toy declines every session).
     """
+
+    IDENTITY = ("rate", "level_weights", "type_mix", "max_turns", "planner_can_decline", "window_turns",
+                "max_chars_per_turn", "context_turns", "reasoning_max_chars", "response_max_chars_zh",
+                "response_max_chars_en", "attempts")
 
     rate: float = Field(default=0.5, ge=0, le=1, description="base share of sessions that get an episode")
     level_weights: dict[Level, float] = Field(
@@ -80,7 +82,9 @@ class InjectionSettings(_Strict):
         return self.response_max_chars_zh if lang == "zh" else self.response_max_chars_en
 
 
-class LabelerSettings(_Strict):
+class LabelerSettings(ConfigSection):
+    IDENTITY = ("shots", "context_turns", "max_chars_per_turn", "reason_max_chars", "attempts")
+
     shots: int = Field(default=1, ge=0, le=2, description="taxonomy examples per category; 0 = zero-shot")
     context_turns: int = Field(default=8, ge=0, description="dialogue turns before the labeled client turn")
     max_chars_per_turn: int = Field(default=400, ge=20)
@@ -88,7 +92,9 @@ class LabelerSettings(_Strict):
     attempts: int = Field(default=2, ge=1, description="calls per step before the turn is recorded unparseable")
 
 
-class RPCSettings(_Strict):
+class RPCSettings(ConfigSection):
+    IDENTITY = ("profile", "injection", "labeler")
+
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
     injection: InjectionSettings = Field(default_factory=InjectionSettings)
     labeler: LabelerSettings = Field(default_factory=LabelerSettings)
@@ -118,10 +124,3 @@ def budget_warnings(roles: dict[str, Any], settings: RPCSettings, languages: lis
                 out.append(f"roles.{role}.max_tokens={roles[role].max_tokens} may cut off {lang} answers of up to "
                            f"{chars(lang)} characters ({what}); about {need} tokens are needed")
     return out
-
-
-def load_settings(stages: dict[str, Any]) -> RPCSettings:
-    try:
-        return RPCSettings.model_validate(stages.get("rpc") or {})
-    except ValidationError as e:
-        raise InputError(format_validation_error("config stages.rpc", e)) from None

@@ -10,21 +10,24 @@ import importlib
 import logging
 import math
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import ray
 
-from counselsim.corpus import storage
-from counselsim.cards.pool import load_pools
 from counselsim.config import PipelineConfig
-from counselsim.engines.pool import EnginePool, LocalEnginePool
-from counselsim.errors import InputError, OutputError
+from counselsim.corpus import storage
 from counselsim.corpus.finalize import finalize
-from counselsim.simpsydial.job import SimPsyDialJob
-from counselsim.logs import event
+from counselsim.corpus.ownership import check_not_shrinking, claim_output, output_lock
 from counselsim.engines.models import cache_dir
-from counselsim.runtime.runner import Job, run_items
+from counselsim.engines.pool import LocalEnginePool
+from counselsim.errors import InputError
+from counselsim.identity import Identity, check_resume
+from counselsim.logs import event
+from counselsim.runtime.dispatch import group_count, run_on_workers
+from counselsim.runtime.job import Job
+from counselsim.runtime.runner import RunStats, run_items
 from counselsim.runtime.staging import Staging
 
 log = logging.getLogger(__name__)
@@ -35,28 +38,21 @@ DEFAULT_IN_FLIGHT = 64  # sessions per replica when neither the config nor the e
 IN_FLIGHT_PER_BATCH = 1.5
 
 
-def _simpsydial(cfg: PipelineConfig, pool: EnginePool | None, run_id: str) -> SimPsyDialJob:
-    assert cfg.role_cards is not None
-    cards = load_pools(cfg.role_cards.pools, cfg.role_cards.languages)
-    return SimPsyDialJob(cfg, cards, pool, run_id)
-
-
-# pipeline name -> job builder (cfg, pool, run_id) -> Job; a builder given pool=None only validates inputs.
-JOB_BUILDERS: dict[str, str | Callable[..., Job]] = {
-    "simpsydial": _simpsydial,
+# pipeline name -> "module:callable" building its job from the config, without engines.
+JOB_BUILDERS: dict[str, str] = {
+    "simpsydial": "counselsim.simpsydial.job:SimPsyDialJob",
     "rpc": "counselsim.rpc.job:build_job",
+    "arena": "counselsim.arena.job:ArenaJob",
+    "feedback": "counselsim.feedback.job:build_job",
 }
 
 
-def _builder(name: str) -> Callable[..., Job]:
+def _builder(name: str) -> Callable[[PipelineConfig], Job]:
     if name not in JOB_BUILDERS:
         commands = {"role_cards": "counselsim role-cards build", "wai": "counselsim audit --wai"}
         raise InputError(f"a '{name}' config is not run by `counselsim run`; use `{commands.get(name, '?')}`")
-    builder = JOB_BUILDERS[name]
-    if isinstance(builder, str):
-        module, attr = builder.split(":")
-        builder = getattr(importlib.import_module(module), attr)
-    return builder
+    module, attr = JOB_BUILDERS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def staging_folder(output: str) -> Path:
@@ -75,42 +71,72 @@ def init_ray(address: str | None) -> None:
 
 def run_pipeline(cfg: PipelineConfig, address: str | None = None) -> dict[str, Any]:
     # Validate inputs before anything is created.
-    check_output_place(cfg.run.output)
-    job_builder = _builder(cfg.pipeline)
-    validated = job_builder(cfg, None, "validate")
-    staging = Staging(staging_folder(cfg.run.output), validated.schema, validated.model, cfg.run.rows_per_shard)
+    claim_output(cfg.run.output, cfg.pipeline, cfg.run.inputs,
+                 staging_folder(cfg.run.output))
+    job = _builder(cfg.pipeline)(cfg)
+    job.validate()
+    if cfg.run.executor == "ray":
+        group_count(cfg)  # the models must agree on their replicas
+    check_not_shrinking(cfg.run.output, job.target)
+    staging = Staging.for_job(staging_folder(cfg.run.output), job, cfg.run.rows_per_shard)
+    with output_lock(staging.folder):
+        run_id = open_run(staging, cfg.resume_identity(), cfg.run.output, cfg.pipeline)
+        return asyncio.run(_run(cfg, job, staging, run_id, address))
+
+
+def open_run(staging: Staging, identity: Identity, output: str, pipeline: str) -> str:
+    """The run id of the run staged in `staging`, recorded there on first use; a staged run made with another
+    identity is refused (OutputError naming the differing fields)."""
     previous = staging.read_run()
-    if previous and previous["config_hash"] != cfg.generation_hash():
-        raise OutputError(
-            f"{cfg.run.output} holds a run made with another configuration (hash {previous['config_hash']}, "
-            f"now {cfg.generation_hash()}); choose another output or delete it")
-    run_id = previous["run_id"] if previous else uuid.uuid4().hex[:12]
-    if not previous:
-        staging.write_run({"run_id": run_id, "config_hash": cfg.generation_hash(), "pipeline": cfg.pipeline})
-    return asyncio.run(_run(cfg, job_builder, staging, run_id, address))
+    check_resume(previous, identity, output)
+    if previous:
+        return previous["run_id"]
+    run_id = uuid.uuid4().hex[:12]
+    staging.write_run({"run_id": run_id, "config_hash": identity.digest, "identity": identity.fields,
+                       "pipeline": pipeline})
+    return run_id
 
 
-def make_pool(cfg: PipelineConfig, address: str | None = None) -> EnginePool | LocalEnginePool:
-    if cfg.run.executor == "local":
-        return LocalEnginePool(cfg)
-    init_ray(address)
-    return EnginePool(cfg)
+def make_pool(cfg: PipelineConfig) -> LocalEnginePool:
+    """The local executor's engines, in this process."""
+    return LocalEnginePool(cfg)
 
 
-async def _run(cfg: PipelineConfig, job_builder, staging: Staging, run_id: str, address: str | None) -> dict[str, Any]:
-    pool = make_pool(cfg, address)
+@dataclass
+class JobRun:
+    stats: RunStats
+    engine_stats: dict[str, Any]
+    summary: dict[str, Any] | None
+
+
+async def run_job(cfg: PipelineConfig, job: Job, staging: Staging, run_id: str, address: str | None,
+                  in_flight: int | None = None) -> JobRun:
+    """Start the engines, run `job` (validated) into `staging`, close the engines. `in_flight`: items in flight in
+    all; default `run.max_in_flight` (or the engine's batch rule) per replica. The Ray executor runs the items on
+    session workers beside their engines (runtime/dispatch.py); the local one in this process."""
+    if cfg.run.executor == "ray":
+        init_ray(address)
+        event(log, "run started", pipeline=cfg.pipeline, run_id=run_id, output=cfg.run.output, target=job.target)
+        stats, engine_stats = await run_on_workers(cfg, job, staging, run_id, in_flight, unit=job.record_type)
+        return JobRun(stats, engine_stats, job.summary(staging.part_paths()))
+    pool = make_pool(cfg)
     try:
         await pool.start()
-        job = job_builder(cfg, pool, run_id)
-        per_replica = cfg.run.max_in_flight or in_flight_for(pool.engine_batch())
+        job.bind(pool, run_id)
+        in_flight = in_flight or cfg.run.max_in_flight or in_flight_for(pool.engine_batch())
         event(log, "run started", pipeline=cfg.pipeline, run_id=run_id, output=cfg.run.output, target=job.target,
-              in_flight=per_replica * pool.size)
-        stats = await run_items(job, staging, per_replica * pool.size, cfg.run.max_attempts_factor, cfg.run.progress)
-        engine_stats = await pool.stats()
-        extra = job.corpus_summary(staging.part_paths()) if hasattr(job, "corpus_summary") else None
+              in_flight=in_flight)
+        stats = await run_items(job, staging, in_flight, cfg.run.max_attempts_factor, cfg.run.progress,
+                                unit=job.record_type)
+        return JobRun(stats, await pool.stats(), job.summary(staging.part_paths()))
     finally:
         await pool.close()
-    manifest = finalize(job, cfg, staging, stats, run_id, engine_stats, extra)
+
+
+async def _run(cfg: PipelineConfig, job: Job, staging: Staging, run_id: str, address: str | None) -> dict[str, Any]:
+    done = await run_job(cfg, job, staging, run_id, address)
+    stats = done.stats
+    manifest = finalize(job, cfg, staging, stats, run_id, done.engine_stats, done.summary)
     event(log, "run finished", rows=manifest["counts"]["rows"], dropped=stats.dropped, drops=stats.drops,
           wall_s=round(stats.wall_s, 1))
     if job.target is not None and manifest["counts"]["written"] < job.target:
@@ -123,7 +149,3 @@ def in_flight_for(engine_batch: int | None) -> int:
     """The default sessions in flight per replica for an engine that batches `engine_batch` sequences."""
     return math.ceil(engine_batch * IN_FLIGHT_PER_BATCH) if engine_batch else DEFAULT_IN_FLIGHT
 
-
-def check_output_place(output: str) -> None:
-    if not storage.is_remote(output) and storage.local_path(output).is_file():
-        raise InputError(f"{output}: the output must be a folder, not a file")

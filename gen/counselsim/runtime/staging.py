@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from counselsim.corpus import storage
 from counselsim.errors import OutputError
+from counselsim.runtime.job import Job
 
 JOURNAL = "journal.jsonl"
 DROPS = "drops.jsonl"
 RUN = "run.json"
+MAX_DETAIL = 4000  # characters of a drop's detail kept (a builder failure lists every attempt's reason)
 
 
 @dataclass
@@ -33,15 +36,23 @@ class Recovered:
 
 
 class Staging:
-    def __init__(self, folder: Path, schema: pa.Schema, model: type[BaseModel], rows_per_part: int) -> None:
+    """Staged records of `model`, keyed by their `key_column`."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, model: type[BaseModel], rows_per_part: int, *,
+                 key_column: str) -> None:
         self.folder = folder
         self.schema = schema
         self.model = model
+        self.key_column = key_column
         self.rows_per_part = rows_per_part
         self._buffer: list[BaseModel] = []
         self._parts = 0
         self.drop_reasons: dict[str, int] = {}
         self.drop_examples: dict[str, str] = {}
+
+    @classmethod
+    def for_job(cls, folder: Path, job: Job, rows_per_part: int) -> Staging:
+        return cls(folder, job.schema, job.model, rows_per_part, key_column=job.key_column)
 
     # --- run identity -------------------------------------------------------------------------------------
     def read_run(self) -> dict[str, Any] | None:
@@ -63,11 +74,21 @@ class Staging:
         parts = self.part_paths()
         self._parts = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
         for part in parts:
-            rec.done.update(pq.read_table(part, columns=["session_id"]).column("session_id").to_pylist())
+            try:
+                rec.done.update(pq.read_table(part, columns=[self.key_column]).column(self.key_column).to_pylist())
+            except (pa.ArrowException, OSError, KeyError) as e:
+                raise OutputError(f"{part}: damaged staging part ({e}); delete this file and rerun, and its "
+                                  "records are made again") from None
         for line, data in self._lines(self.folder / JOURNAL, rec):
-            record = self.model.model_validate(data)
-            if record.session_id not in rec.done:
-                rec.done.add(record.session_id)
+            try:
+                record = self.model.model_validate(data)
+            except ValidationError as e:
+                raise OutputError(f"{self.folder / JOURNAL}:{line + 1}: not a {self.model.__name__} record "
+                                  f"({e.error_count()} field errors); delete this file and rerun, and its records "
+                                  "are made again") from None
+            key = getattr(record, self.key_column)
+            if key not in rec.done:
+                rec.done.add(key)
                 self._buffer.append(record)
         for line, data in self._lines(self.folder / DROPS, rec):
             rec.drops[data["key"]] = data["reason"]
@@ -93,21 +114,37 @@ class Staging:
                 # Cut it off: lines appended later would otherwise glue onto it and corrupt the file for good.
                 os.truncate(path, start)
 
+    # --- reading back a finished job ----------------------------------------------------------------------
+    def records(self) -> Iterator[BaseModel]:
+        """Every staged record, part by part; call after the runner has compacted the journal."""
+        for part in self.part_paths():
+            for row in pq.read_table(part).to_pylist():
+                yield self.model.model_validate(row)
+
+    def drops(self) -> list[dict[str, str]]:
+        """Every recorded drop: {key, reason, detail}, in the order they happened."""
+        return [data for _, data in self._lines(self.folder / DROPS, Recovered())]
+
     # --- writing ------------------------------------------------------------------------------------------
-    def _append(self, name: str, obj: dict[str, Any]) -> None:
+    def _append(self, name: str, *objs: dict[str, Any]) -> None:
+        """Append one JSON line per object, then one fsync for all of them."""
         with open(self.folder / name, "a", encoding="utf-8") as f:
-            f.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+            f.write("".join(json.dumps(obj, ensure_ascii=False, default=str) + "\n" for obj in objs))
             f.flush()
             os.fsync(f.fileno())
 
     def add_record(self, record: BaseModel) -> None:
-        self._append(JOURNAL, record.model_dump(mode="json"))
-        self._buffer.append(record)
+        self.add_records([record])
+
+    def add_records(self, records: list[BaseModel]) -> None:
+        """Stage `records` together: every one is in the fsynced journal when this returns."""
+        self._append(JOURNAL, *(record.model_dump(mode="json") for record in records))
+        self._buffer.extend(records)
         if len(self._buffer) >= self.rows_per_part:
             self.compact()
 
     def add_drop(self, key: str, reason: str, detail: str = "") -> None:
-        self._append(DROPS, {"key": key, "reason": reason, "detail": detail[:500]})
+        self._append(DROPS, {"key": key, "reason": reason, "detail": detail[:MAX_DETAIL]})
         self._count_drop(reason, detail)
 
     def _count_drop(self, reason: str, detail: str) -> None:

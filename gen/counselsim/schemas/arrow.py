@@ -50,6 +50,7 @@ ROLE_MODEL = pa.struct(
         ("temperature", pa.float64()),
         ("top_p", pa.float64()),
         ("max_tokens", pa.int32()),
+        ("repetition_penalty", pa.float64()),
     ]
 )
 
@@ -62,8 +63,16 @@ TURN = pa.struct(
         ("prompt_tokens", pa.int32()),
         ("completion_tokens", pa.int32()),
         ("latency_s", pa.float64()),
+        ("finish_reason", pa.string()),
     ]
 )
+
+# Where an imported session was read from (counselsim.schemas.imported.SessionSource); null on generated ones.
+SESSION_SOURCE = pa.struct(
+    [("format", pa.string()), ("file", pa.string()), ("index", pa.int64()), ("counselor_prompt", pa.string())]
+)
+
+REJECTIONS = pa.struct([("reason", pa.string()), ("count", pa.int32())])
 
 SESSION_FIELDS = [
     pa.field("session_id", pa.string(), nullable=False),
@@ -72,20 +81,23 @@ SESSION_FIELDS = [
     pa.field("role_card_id", pa.string(), nullable=False),
     pa.field("language", pa.string(), nullable=False),
     pa.field("role_card", ROLE_CARD, nullable=False),
-    pa.field("client", ROLE_MODEL, nullable=False),
-    pa.field("counselor", ROLE_MODEL, nullable=False),
-    pa.field("seed", pa.int64(), nullable=False),
+    pa.field("client", ROLE_MODEL),  # null on imported sessions
+    pa.field("counselor", ROLE_MODEL),  # null on imported sessions
+    pa.field("seed", pa.int64()),
     pa.field("turns", pa.list_(TURN), nullable=False),
-    pa.field("termination_reason", pa.string(), nullable=False),
+    pa.field("termination_reason", pa.string()),
     pa.field("num_turn_pairs", pa.int32(), nullable=False),
     pa.field("regenerations", pa.int32(), nullable=False),
+    pa.field("rejections", pa.list_(REJECTIONS), nullable=False),
     pa.field("prompt_tokens", pa.int64(), nullable=False),
     pa.field("completion_tokens", pa.int64(), nullable=False),
-    pa.field("started_at", TIMESTAMP, nullable=False),
-    pa.field("finished_at", TIMESTAMP, nullable=False),
-    pa.field("duration_s", pa.float64(), nullable=False),
+    pa.field("started_at", TIMESTAMP),
+    pa.field("finished_at", TIMESTAMP),
+    pa.field("duration_s", pa.float64()),
     pa.field("config_hash", pa.string(), nullable=False),
     pa.field("package_version", pa.string(), nullable=False),
+    pa.field("origin", pa.string(), nullable=False),
+    pa.field("source", SESSION_SOURCE),
 ]
 
 SESSION_SCHEMA = pa.schema(SESSION_FIELDS, metadata={"counselsim.record": "session", "counselsim.schema_version": "1"})

@@ -2,11 +2,21 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Language = Literal["zh", "en"]
+
+
+def _no_nul(value: str) -> str:
+    # A NUL survives JSON and Parquet but truncates the text in C-based tools and prompts downstream.
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (\\u0000)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Level(str, Enum):
@@ -25,7 +35,7 @@ class _Strict(BaseModel):
 
 class TraitAssessment(_Strict):
     level: Level
-    note: str = ""
+    note: Text = ""
 
 
 class BigFive(_Strict):
@@ -38,23 +48,23 @@ class BigFive(_Strict):
 
 class Resistance(_Strict):
     level: Level
-    reasoning: str = Field(min_length=1)
+    reasoning: Text = Field(min_length=1)
 
 
 class RoleCard(_Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     language: Language
-    gender: str = Field(min_length=1)
-    age: int = Field(ge=12, le=100)
-    education: str = Field(min_length=1)
-    occupation: str = Field(min_length=1)
-    marital_status: str = Field(min_length=1)
-    family_relationships: str = Field(min_length=1)
+    gender: Text = Field(min_length=1)
+    age: int = Field(strict=True, ge=12, le=100)  # strict: "30" and true are not ages
+    education: Text = Field(min_length=1)
+    occupation: Text = Field(min_length=1)
+    marital_status: Text = Field(min_length=1)
+    family_relationships: Text = Field(min_length=1)
     big_five: BigFive
     resistance: Resistance
-    chief_complaint: str = Field(min_length=10)
-    topic: str | None = None
-    source: str | None = None
+    chief_complaint: Text = Field(min_length=10)
+    topic: Text | None = None
+    source: Text | None = None
 
     @field_validator("chief_complaint")
     @classmethod

@@ -6,10 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from counselsim.schemas.imported import PartialRoleCard, SessionSource
 from counselsim.schemas.role_card import Language, RoleCard
 
 Speaker = Literal["client", "counselor"]
 TerminationReason = Literal["farewell", "turn_cap"]
+# generated: simulated by counselsim; imported: read from another corpus by `counselsim import`, with `source`
+# set, a role card that may be partial, and null generation fields (models, seed, termination, times).
+Origin = Literal["generated", "imported"]
 
 
 class _Strict(BaseModel):
@@ -24,6 +28,16 @@ class Turn(_Strict):
     prompt_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
     latency_s: float = Field(ge=0)
+    finish_reason: str = Field(description="why the accepted generation stopped: 'stop' (never 'length': a reply "
+                               "cut at max_tokens is rejected and regenerated); 'opening' for the scripted first turn")
+
+
+class RejectionCount(_Strict):
+    """How many generations of a session were rejected for one reason (and regenerated)."""
+
+    reason: str = Field(description="σ's reasons ('too_long', 'newline', 'enumeration', ...), 'truncated' (stopped at "
+                        "max_tokens) or 'empty'")
+    count: int = Field(ge=1)
 
 
 class RoleModel(_Strict):
@@ -34,6 +48,7 @@ class RoleModel(_Strict):
     temperature: float
     top_p: float
     max_tokens: int
+    repetition_penalty: float
 
 
 class Session(_Strict):
@@ -42,18 +57,22 @@ class Session(_Strict):
     slot: int = Field(ge=0, description="position in the run's plan; fixes the role card and the seed")
     role_card_id: str
     language: Language
-    role_card: RoleCard
-    client: RoleModel
-    counselor: RoleModel
-    seed: int
+    role_card: RoleCard | PartialRoleCard
+    client: RoleModel | None
+    counselor: RoleModel | None
+    seed: int | None
     turns: list[Turn]
-    termination_reason: TerminationReason
+    termination_reason: TerminationReason | None
     num_turn_pairs: int = Field(ge=0)
     regenerations: int = Field(ge=0)
+    rejections: list[RejectionCount] = Field(description="generations rejected and regenerated, by reason, in this "
+                                         "session (one entry per reason that occurred)")
     prompt_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
-    started_at: datetime
-    finished_at: datetime
-    duration_s: float = Field(ge=0)
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None = Field(ge=0)
     config_hash: str
     package_version: str
+    origin: Origin = "generated"
+    source: SessionSource | None = None

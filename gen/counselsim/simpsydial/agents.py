@@ -8,21 +8,22 @@ from collections.abc import Sequence
 
 from counselsim.engines.base import Message
 from counselsim.resources import prompt, read_yaml
-from counselsim.schemas import RoleCard, TraitAssessment
+from counselsim.schemas import Level, RoleCard, TraitAssessment
 
 HistoryItem = tuple[str, str]  # (speaker, text), speaker in {"client", "counselor"}
 
 
-def _trait(t: TraitAssessment, language: str) -> str:
-    level = read_yaml("prompts", "levels.yaml")[language][t.level.value]
-    if not t.note:
-        return level
-    return f"{level}。{t.note}" if language == "zh" else f"{level}. {t.note}"
+def trait_text(level: Level, note: str | None, language: str) -> str:
+    """A trait or the resistance as the prompts word it: the level's phrase (prompts/levels.yaml), then the note."""
+    phrase = read_yaml("prompts", "levels.yaml")[language][level.value]
+    if not note:
+        return phrase
+    return f"{phrase}。{note}" if language == "zh" else f"{phrase}. {note}"
 
 
 def render_role_card(card: RoleCard) -> str:
     lang = card.language
-    b = card.big_five
+    traits: dict[str, TraitAssessment] = dict(card.big_five)
     return prompt(
         lang,
         "role_card",
@@ -32,12 +33,8 @@ def render_role_card(card: RoleCard) -> str:
         occupation=card.occupation,
         marital_status=card.marital_status,
         family_relationships=card.family_relationships,
-        openness=_trait(b.openness, lang),
-        conscientiousness=_trait(b.conscientiousness, lang),
-        extraversion=_trait(b.extraversion, lang),
-        agreeableness=_trait(b.agreeableness, lang),
-        neuroticism=_trait(b.neuroticism, lang),
-        resistance=_trait(TraitAssessment(level=card.resistance.level, note=card.resistance.reasoning), lang),
+        **{name: trait_text(t.level, t.note, lang) for name, t in traits.items()},
+        resistance=trait_text(card.resistance.level, card.resistance.reasoning, lang),
         chief_complaint=card.chief_complaint,
     )
 

@@ -1,12 +1,17 @@
-"""The SimPsyDial generation job: one work item per session slot."""
+"""The SimPsyDial generation job: one work item per session slot, one `session` record per finished session."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
+import pyarrow.parquet as pq
+
+from counselsim.cards.pool import load_pools
 from counselsim.config import PipelineConfig
-from counselsim.engines.pool import EnginePool
-from counselsim.runtime.runner import WorkItem
+from counselsim.engines.roles import Caller
+from counselsim.runtime.job import WorkItem
 from counselsim.schemas import RoleCard, Session
 from counselsim.schemas.arrow import SESSION_SCHEMA
 from counselsim.seeds import derive_seed
@@ -15,20 +20,33 @@ from counselsim.simpsydial.session import SessionPlan, simulate
 
 class SimPsyDialJob:
     record_type = "session"
+    key_column = "session_id"
+    order_column = "slot"
     schema = SESSION_SCHEMA
     model = Session
 
-    def __init__(self, cfg: PipelineConfig, cards: list[RoleCard], pool: EnginePool | None, run_id: str) -> None:
+    def __init__(self, cfg: PipelineConfig) -> None:
+        assert cfg.role_cards is not None
         self.cfg = cfg
-        self.cards = sorted(cards, key=lambda c: c.id)
-        self.pool = pool
-        self.run_id = run_id
         self.target = cfg.run.sessions
         self.prefix = f"sps-{cfg.generation_hash()[:8]}"
+        self.cards: list[RoleCard] = []
+        self.pool: Caller | None = None
+        self.run_id = ""
+
+    def validate(self) -> None:
+        """Load and check every role card of the configured pools (InputError names file, line and field)."""
+        cards = load_pools(self.cfg.role_cards.pools, self.cfg.role_cards.languages)
+        self.cards = sorted(cards, key=lambda c: c.id)
+
+    def bind(self, pool: Caller, run_id: str) -> None:
+        self.pool = pool
+        self.run_id = run_id
 
     def plan(self) -> Iterator[WorkItem]:
         """Slots cycle through the pool; each cycle is a fresh seeded shuffle, so every card is used once per
         cycle and the slot -> (card, seed) mapping is the same on every rerun."""
+        assert self.cards, "validate() loads the role cards"
         slot = 0
         cycle = 0
         while True:
@@ -43,5 +61,18 @@ class SimPsyDialJob:
             cycle += 1
 
     async def process(self, item: WorkItem) -> Session:
-        assert self.pool is not None
-        return await simulate(item.payload, self.cfg, self.pool.call, self.run_id)
+        assert self.pool is not None, "bind() gives the job its engines"
+        return await simulate(item.payload, self.cfg, self.pool, self.run_id)
+
+    def counters(self, record: Session) -> dict[str, int]:
+        return {"turns": len(record.turns), "completion_tokens": sum(t.completion_tokens for t in record.turns)}
+
+    def summary(self, part_paths: Sequence[Path]) -> dict[str, Any]:
+        """The manifest's `rejections`: generations rejected by reason (σ's reasons, 'truncated', 'empty') and
+        regenerated, summed over the sessions written (a dropped session's rejections are in its drop detail)."""
+        totals: dict[str, int] = {}
+        for path in part_paths:
+            for entries in pq.read_table(path, columns=["rejections"]).column("rejections").to_pylist():
+                for entry in entries:
+                    totals[entry["reason"]] = totals.get(entry["reason"], 0) + entry["count"]
+        return {"rejections": dict(sorted(totals.items()))}

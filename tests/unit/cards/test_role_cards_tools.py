@@ -91,7 +91,8 @@ def pool_of_40(sample_pool, tmp_path) -> Path:
 
 def _split(pool: Path, out: Path, *args: str) -> tuple[list[str], list[str]]:
     train, test = out / "train.jsonl", out / "test.jsonl"
-    assert main(["role-cards", "split", str(pool), "--train", str(train), "--test", str(test), *args]) == 0
+    assert main(["role-cards", "split", str(pool), "--train", str(train), "--test", str(test), "--overwrite",
+                 *args]) == 0
     return [c.id for c in load_pool(train)], [c.id for c in load_pool(test)]
 
 

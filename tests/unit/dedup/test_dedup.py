@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from counselsim import cli
+from counselsim.commands.verify import verify
 from counselsim.corpus.shards import CorpusWriter, shard_paths
 from counselsim.dedup import (
     DedupConfig,
@@ -159,7 +160,8 @@ def test_looping_needs_min_repeats_of_near_identical_long_utterances():
 
 
 def make_session(session_id: str, texts: list[str], language: str = "zh") -> Session:
-    model = RoleModel(model="scripted", backend="scripted", temperature=0.8, top_p=0.9, max_tokens=128)
+    model = RoleModel(model="scripted", backend="scripted", temperature=0.8, top_p=0.9, max_tokens=128,
+                      repetition_penalty=1.0)
     trait = {"level": "moderate", "note": ""}
     card = RoleCard(
         id="card-1", language=language, gender="female", age=30, education="college", occupation="teacher",
@@ -170,13 +172,13 @@ def make_session(session_id: str, texts: list[str], language: str = "zh") -> Ses
     now = datetime(2025, 1, 1, tzinfo=timezone.utc)
     turns = [
         Turn(index=i, speaker="counselor" if i % 2 == 0 else "client", text=t, attempts=1, prompt_tokens=0,
-             completion_tokens=0, latency_s=0.0)
+             completion_tokens=0, latency_s=0.0, finish_reason="stop")
         for i, t in enumerate(texts)
     ]
     return Session(
         session_id=session_id, run_id="run", slot=0, role_card_id=card.id, language=language, role_card=card,
         client=model, counselor=model, seed=0, turns=turns, termination_reason="farewell",
-        num_turn_pairs=len(turns) // 2, regenerations=0, prompt_tokens=0, completion_tokens=0, started_at=now,
+        num_turn_pairs=len(turns) // 2, regenerations=0, rejections=[], prompt_tokens=0, completion_tokens=0, started_at=now,
         finished_at=now, duration_s=0.0, config_hash="h", package_version="0.1.0",
     )
 
@@ -304,10 +306,13 @@ def test_cli_writes_survivors_with_the_input_schema_and_a_manifest(tmp_path, ded
     for f in files:
         assert pq.read_schema(f).equals(pq.read_schema(inputs[0]), check_metadata=True)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"] == {"input": len(sessions), "output": table.num_rows, "removed": 11}
-    assert manifest["drop_reasons"] == {"near_duplicate": 10, "looping": 1}
-    assert manifest["record"] == "session" and [s["rows"] for s in manifest["shards"]] == [20, 20, 1]
+    assert manifest["counts"] == {"input": len(sessions), "rows": table.num_rows,
+                                  "removed": {"near_duplicate": 10, "looping": 1}}
+    assert manifest["record_type"] == "session" and [s["rows"] for s in manifest["shards"]] == [20, 20, 1]
     assert manifest["dedup"]["examples"][0].keys() >= {"estimated_jaccard", "exact_jaccard"}
+    assert verify(str(out)) == []
+    card = (out / "README.md").read_text()
+    assert card.startswith("---") and f"{table.num_rows} of {len(sessions)} sessions kept" in card
 
 
 def test_cli_refuses_bad_input_without_writing(tmp_path, dedup_cli, capsys):

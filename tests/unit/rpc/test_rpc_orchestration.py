@@ -4,85 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from counselsim.config import PipelineConfig
 from counselsim.corpus.shards import CorpusWriter
-from counselsim.engines.base import Completion, Sampling
+from counselsim.corpus.writer import write_corpus
+from counselsim.engines.meter import StageMeter
+from counselsim.engines.roles import RoleCaller
 from counselsim.errors import InputError
-from counselsim.rpc.calls import Context
 from counselsim.rpc.job import build_job, transform
 from counselsim.rpc.labeler import Labeler
-from counselsim.rpc.meter import StageMeter
 from counselsim.rpc.rewriter import draw, eligible_turns, episode_window
-from counselsim.rpc.settings import InjectionSettings, budget_warnings, load_settings
+from counselsim.rpc.settings import InjectionSettings, budget_warnings
 from counselsim.rpc.taxonomy import load_taxonomy
+from counselsim.runtime.job import Dropped
 from counselsim.runtime.runner import run_items
 from counselsim.runtime.staging import Staging
 from counselsim.schemas import Session
-from counselsim.schemas.arrow import RPC_SESSION_SCHEMA, sessions_to_table
+from counselsim.schemas.arrow import RPC_SESSION_SCHEMA, SESSION_SCHEMA, sessions_to_table
 from counselsim.schemas.role_card import Level
 from counselsim.schemas.rpc import MAX_EPISODE_TURNS, RPCSession
-from counselsim.simpsydial.session import SessionDropped
-from rpc_builders import CLIENT, make_session, rpc_config
-
-PROFILE = {"presenting": "Insomnia before exams.", "predisposing": "High standards at home.",
-           "precipitating": "Midterms.", "perpetuating": "Studying late.", "protective": "A supportive friend."}
-
-
-class Scripted:
-    """The pool's caller interface, answering by role from small scripts; every call is recorded."""
-
-    def __init__(self, structured: bool = True, **overrides: Any) -> None:
-        self.structured = structured
-        self.calls: list[tuple[str, list, Sampling]] = []
-        self.scripts = {"profiler": self.profiler, "rewriter": self.rewriter, "counselor": self.counselor,
-                        "labeler": self.labeler, **overrides}
-        self.rewrites = 0
-
-    def supports_structured_output(self, role: str) -> bool:
-        return self.structured
-
-    async def call(self, role: str, key: str, messages: list, sampling: Sampling) -> Completion:
-        await asyncio.sleep(0)
-        self.calls.append((role, messages, sampling))
-        text = self.scripts[role](messages, sampling)
-        return Completion(text=text, prompt_tokens=10, completion_tokens=len(text.split()))
-
-    # --- default scripts --------------------------------------------------------------------------------------
-    def profiler(self, messages, sampling) -> str:
-        return json.dumps(PROFILE) if self.structured else "Here you go:\n```json\n" + json.dumps(PROFILE) + "\n```"
-
-    def rewriter(self, messages, sampling) -> str:
-        system = messages[0]["content"]
-        if "start_turn" in system:
-            candidates = [int(x) for x in re.findall(r"#(\d+)", messages[1]["content"].rsplit("\n", 1)[-1])]
-            most = int(re.search(r"1 to (\d+)", system).group(1))
-            return json.dumps({"reason": "The counselor gives advice.", "inject": True, "start_turn": candidates[0],
-                               "num_turns": most})
-        self.rewrites += 1
-        return json.dumps({"profile_reflection": "She fears failing.", "situation_awareness": "Advice feels like pressure.",
-                           "reaction_decision": "She pushes it away.",
-                           "response": f"I don't think that would work for me, honestly ({self.rewrites})."})
-
-    def counselor(self, messages, sampling) -> str:
-        return "What makes it hard to try something different?"
-
-    def labeler(self, messages, sampling) -> str:
-        binary = "Collaboration" in messages[0]["content"]
-        response = messages[1]["content"].rsplit("Client Response:", 1)[-1]
-        if binary:
-            behavior = "Resistance" if "don't think" in response else "Collaboration"
-        else:
-            behavior = "Denying - Disagreeing"
-        if self.structured:
-            return json.dumps({"behavior": behavior, "reason": "The client's words say so."})
-        return f"Behavior: {behavior}\nReason: The client's words say so."
-
+from rpc_builders import CLIENT, PROFILE, Scripted, make_session, rpc_config
 
 def run(coro):
     return asyncio.run(coro)
@@ -91,10 +35,11 @@ def run(coro):
 def transform_one(session: Session, caller: Scripted, cfg: PipelineConfig | None = None,
                   meter: StageMeter | None = None) -> RPCSession:
     cfg = cfg or rpc_config()
-    settings = load_settings(cfg.stages)
+    settings = cfg.stages.rpc
     taxonomy = load_taxonomy()
-    ctx = Context(caller, cfg, session.session_id, 11, meter or StageMeter())
-    return run(transform(session, ctx, settings, taxonomy, Labeler(taxonomy, settings.labeler), "rpc-run", "hash"))
+    calls = RoleCaller(caller, cfg.roles, session.session_id, 11, meter)
+    return run(transform(session, calls, cfg, settings, taxonomy, Labeler(taxonomy, settings.labeler), "rpc-run",
+                         "hash"))
 
 
 # --- episode constraints ------------------------------------------------------------------------------------------
@@ -137,7 +82,7 @@ def test_regenerated_counselor_replies_pass_the_sigma_check():
 
 
 def test_a_regenerated_reply_that_never_passes_sigma_drops_the_session():
-    with pytest.raises(SessionDropped) as e:
+    with pytest.raises(Dropped) as e:
         transform_one(make_session(), Scripted(counselor=lambda m, s: "word " * 500))
     assert e.value.reason == "refinement_exhausted"
 
@@ -303,7 +248,7 @@ def test_a_greedy_role_is_retried_with_some_temperature():
 
 
 def test_a_profile_that_cannot_be_parsed_drops_the_session():
-    with pytest.raises(SessionDropped) as e:
+    with pytest.raises(Dropped) as e:
         transform_one(make_session(), Scripted(profiler=lambda m, s: '{"presenting": "x"}'))
     assert e.value.reason == "profile_unparseable"
 
@@ -330,22 +275,34 @@ def test_chinese_sessions_use_chinese_prompts_and_names():
 # --- the job through the runner ------------------------------------------------------------------------------------
 
 def write_input(folder, sessions: list[Session]) -> str:
-    writer = CorpusWriter(str(folder), sessions_to_table(sessions).schema, 2)
-    writer.add(sessions_to_table(sessions))
-    writer.close()
+    """A session corpus with its manifest, as `run` writes one."""
+    write_corpus(str(folder), SESSION_SCHEMA, [sessions_to_table(sessions)], {"command": "test"}, rows_per_shard=2)
     return str(folder)
+
+
+def validated(cfg):
+    """The rpc job as the driver builds it: from the config, inputs checked without engines."""
+    job = build_job(cfg)
+    job.validate()
+    return job
+
+
+def bound(cfg, caller, run_id):
+    job = validated(cfg)
+    job.bind(caller, run_id)
+    return job
 
 
 def test_job_runs_every_input_session_and_reports_self_check_and_throughput(tmp_path):
     sessions = [make_session(f"s-{k}", slot=k) for k in range(5)]
     cfg = rpc_config(write_input(tmp_path / "in", sessions), str(tmp_path / "out"),
                      injection={"rate": 0.6})
-    assert build_job(cfg, None, "validate").inputs.sessions == 5
+    assert validated(cfg).inputs.sessions == 5
     caller = Scripted()
-    job = build_job(cfg, caller, "run-1")
+    job = bound(cfg, caller, "run-1")
     assert job.target is None and job.schema is RPC_SESSION_SCHEMA and job.model is RPCSession
     assert [(w.key, w.slot) for w in job.plan()] == [(f"s-{k}", k) for k in range(5)]
-    staging = Staging(tmp_path / "staging", job.schema, job.model, 2)
+    staging = Staging.for_job(tmp_path / "staging", job, 2)
     stats = run(run_items(job, staging, max_in_flight=3, max_attempts_factor=1, show_progress=False))
     assert (stats.written, stats.dropped) == (5, 0)
     table = pa.concat_tables([pq.read_table(p) for p in staging.part_paths()])
@@ -354,7 +311,7 @@ def test_job_runs_every_input_session_and_reports_self_check_and_throughput(tmp_
     assert sorted(r.session_id for r in records) == [f"s-{k}" for k in range(5)]
     assert all(r.source_session_id == r.session_id and r.rpc_run_id == "run-1" for r in records)
 
-    summary = job.corpus_summary(staging.part_paths())
+    summary = job.summary(staging.part_paths())
     check = summary["self_check"]
     injected = sum(len(r.episode.turn_indices) for r in records if r.episode)
     assert check["injected_turns"] == injected > 0
@@ -365,13 +322,13 @@ def test_job_runs_every_input_session_and_reports_self_check_and_throughput(tmp_
     assert throughput["session"]["items"] == 5 and throughput["profile"]["items_per_s"] > 0
 
     # Resume: a second job over the same staging does nothing new.
-    again = run(run_items(build_job(cfg, Scripted(), "run-1"), staging, 3, 1, show_progress=False))
+    again = run(run_items(bound(cfg, Scripted(), "run-1"), staging, 3, 1, show_progress=False))
     assert (again.resumed, again.attempted) == (5, 5)
 
 
 def test_job_validation_names_file_record_and_field(tmp_path):
     with pytest.raises(InputError, match="run.input"):
-        build_job(rpc_config(input_path=""), None, "validate")
+        validated(rpc_config(input_path=""))
 
     bad = make_session("bad").model_dump()
     bad["turns"][3]["speaker"] = "therapist"
@@ -381,15 +338,15 @@ def test_job_validation_names_file_record_and_field(tmp_path):
     writer.add(table)
     writer.close()
     with pytest.raises(InputError) as e:
-        build_job(rpc_config(str(folder)), None, "validate")
+        validated(rpc_config(str(folder)))
     assert "shard-00000.parquet: record 1 (session_id 'bad')" in str(e.value) and "turns.3.speaker" in str(e.value)
 
     dup = write_input(tmp_path / "dup", [make_session("same", 0), make_session("other", 1), make_session("same", 2)])
     with pytest.raises(InputError, match="'same' also occurs"):
-        build_job(rpc_config(dup), None, "validate")
+        validated(rpc_config(dup))
 
     with pytest.raises(InputError, match="stages.rpc.*injection.type_mix"):
-        build_job(rpc_config(dup, injection={"type_mix": {"angry": 1}}), None, "validate")
+        validated(rpc_config(dup, injection={"type_mix": {"angry": 1}}))
 
     labeled = tmp_path / "labeled"
     record = transform_one(make_session(), Scripted())
@@ -397,7 +354,7 @@ def test_job_validation_names_file_record_and_field(tmp_path):
     writer.add(pa.Table.from_pylist([record.model_dump()], schema=RPC_SESSION_SCHEMA))
     writer.close()
     with pytest.raises(InputError, match="expected 'session' records, found 'rpc_session'"):
-        build_job(rpc_config(str(labeled)), None, "validate")
+        validated(rpc_config(str(labeled)))
 
 
 def test_records_round_trip_through_arrow():
@@ -415,7 +372,7 @@ def test_seeded_sessions_decide_the_same_on_a_rerun():
 def test_token_budgets_are_checked_against_answer_lengths():
     cfg = rpc_config(profile={"field_max_chars": 300})
     cfg.roles["profiler"].max_tokens = 200
-    warnings = budget_warnings(cfg.roles, load_settings(cfg.stages), ["en", "zh"])
+    warnings = budget_warnings(cfg.roles, cfg.stages.rpc, ["en", "zh"])
     assert any(w.startswith("roles.profiler.max_tokens=200 may cut off en answers of up to 1500") for w in warnings)
     assert any(w.startswith("roles.rewriter.max_tokens=256 may cut off zh") for w in warnings)
 
@@ -425,7 +382,7 @@ def test_bundled_rpc_yaml_validates_and_requires_an_input(repo, tmp_path, capsys
     from counselsim.config import load_config
 
     cfg = load_config(repo / "pipelines" / "rpc.yaml", [f"run.input={tmp_path}"])
-    settings = load_settings(cfg.stages)
+    settings = cfg.stages.rpc
     assert settings.injection.max_turns == 3 and set(cfg.roles) == {"counselor", "profiler", "rewriter", "labeler"}
     assert budget_warnings(cfg.roles, settings, ["en"]) == []  # the embedded default speaks English
     assert cli.main(["run", str(repo / "pipelines" / "rpc.yaml"), "--out", str(tmp_path / "out")]) == 2

@@ -2,13 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from counselsim.rpc.parsing import (
-    ParseError,
-    json_object,
-    normalize,
-    parse_label,
-    string_fields,
-)
+from counselsim.engines.parsing import ParseError, json_object
+from counselsim.rpc.parsing import normalize, parse_label, string_fields
 from counselsim.rpc.profile import parse_profile
 from counselsim.rpc.rewriter import parse_plan, parse_rewrite
 from counselsim.rpc.settings import InjectionSettings

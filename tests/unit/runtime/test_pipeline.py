@@ -66,7 +66,7 @@ def test_rerun_skips_finished_sessions_and_extends(repo, tmp_path):
 def test_drops_are_counted_and_replaced(repo, tmp_path):
     out = tmp_path / "corpus"
     # The scripted counselor says goodbye after 12 pairs; a minimum of 13 drops every session.
-    assert run(repo, out, "--sessions", "2", "--set", "session.min_turn_pairs=13", "--set", "run.max_attempts_factor=2") == 0
+    assert run(repo, out, "--sessions", "2", "--set", "session.min_turn_pairs=13", "--set", "run.max_attempts_factor=2") == 3
     manifest = load_manifest(str(out))
     assert manifest["counts"]["rows"] == 0
     assert manifest["drops"] == {"too_short": 4} and manifest["counts"]["attempted"] == 4

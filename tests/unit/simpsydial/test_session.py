@@ -3,8 +3,19 @@ import asyncio
 
 import pytest
 from counselsim.engines.base import Completion, ContextOverflowError, Sampling
-from counselsim.simpsydial.session import SessionDropped, SessionPlan, simulate
+from counselsim.runtime.job import Dropped
+from counselsim.simpsydial.session import SessionPlan, simulate
 from helpers import card, config
+
+
+class Pool:
+    """The engine pool's surface, answering from a function of the call."""
+
+    def __init__(self, call):
+        self.call = call
+
+    def supports_structured_output(self, role):
+        return False
 
 
 def scripted(counselor, client=lambda msgs, n: f"client turn {n}"):
@@ -16,7 +27,7 @@ def scripted(counselor, client=lambda msgs, n: f"client turn {n}"):
         text = counselor(messages, n) if role == "counselor" else client(messages, n)
         return Completion(text=text, prompt_tokens=5, completion_tokens=2)
 
-    return call, calls
+    return Pool(call), calls
 
 
 def run(cfg, call, seed=7, c=None):
@@ -47,7 +58,7 @@ def test_turn_cap():
 
 def test_short_sessions_are_dropped():
     call, _ = scripted(lambda m, n: "Good bye.")
-    with pytest.raises(SessionDropped) as e:
+    with pytest.raises(Dropped) as e:
         run(config(session__min_turn_pairs=3), call)
     assert e.value.reason == "too_short"
 
@@ -71,7 +82,7 @@ def test_rejected_counselor_replies_are_regenerated_and_counted():
 
 def test_exhausted_regeneration_drops_the_session():
     call, _ = scripted(lambda m, n: "1. rest 2. walk")
-    with pytest.raises(SessionDropped) as e:
+    with pytest.raises(Dropped) as e:
         run(config(session__refinement__max_attempts=2), call)
     assert e.value.reason == "refinement_exhausted"
 
@@ -107,10 +118,9 @@ def test_seeds_differ_per_session_and_turn():
     assert first != second
 
 
-def test_context_overflow_fails_only_the_session():
+def test_context_overflow_propagates_to_the_runner():
     async def call(role, key, messages, sampling):
         raise ContextOverflowError("prompt of 9000 tokens")
 
-    with pytest.raises(SessionDropped) as e:
-        run(config(), call)
-    assert e.value.reason == "context_overflow"
+    with pytest.raises(ContextOverflowError):  # the runner counts it as the drop "context_overflow"
+        run(config(), Pool(call))

@@ -1,5 +1,6 @@
-"""Per-stage accounting: calls, items, tokens, and busy time (wall time during which at least one call of the
-stage was in flight). Stages of many sessions overlap, so throughput is items per busy second of the stage."""
+"""Per-stage accounting of model calls: calls, items, tokens, failed parses, outcomes, and busy time (wall time
+during which at least one call of the stage was in flight). Stages of many sessions overlap, so throughput is
+items per busy second of the stage. The role caller (engines/roles.py) counts every call into one of these."""
 from __future__ import annotations
 
 import time
