@@ -1,7 +1,9 @@
 """Pipeline throughput against the raw engine, in one run on one machine and model.
 
-1. The session pipeline runs through Ray on vLLM (the shipped config, sized by the flags): output tokens/s,
-   sessions/hour, mean running batch, prefix-cache hit rate, time to first session.
+1. The session pipeline runs through Ray on vLLM (the shipped config, sized by the flags): one session worker
+   per replica with its vLLM engine inside (runtime/dispatch.py), the driver only handing out work items and
+   staging records. Output tokens/s, sessions/hour, mean running batch, prefix-cache hit rate, time to first
+   session.
 2. The raw engine replays the same workload offline: every call the pipeline made (same prompts, same sampling,
    same output lengths, forced with min_tokens and ignore_eos) through `vllm.LLM.generate` at once, with the
    same engine settings. That is the engine's own rate on this workload, with no session logic around it.
@@ -36,7 +38,8 @@ def run_pipeline(out: Path, args: argparse.Namespace, replicas: int) -> dict:
     from counselsim.config import load_config
     from counselsim.runtime.driver import run_pipeline as run
 
-    cfg = load_config(CONFIG, [*overrides(args), f"run.output={out}", f"models.default.replicas={replicas}"])
+    cfg = load_config(CONFIG, [*overrides(args), f"run.output={out}", f"models.default.replicas={replicas}",
+                               "run.executor=ray"])
     manifest = run(cfg)
     ray.shutdown()
     return manifest
@@ -106,7 +109,7 @@ def summary(manifest: dict) -> dict:
     t = manifest["throughput"]
     engines = manifest["engines"]["default"]
     generated = sum(e["generation_tokens"] for e in engines)
-    return {"sessions": manifest["counts"]["rows"], "wall_s": t["wall_s"],
+    return {"sessions": manifest["counts"]["rows"], "sessions_in_flight": t["max_in_flight"], "wall_s": t["wall_s"],
             "tokens_per_s": round(generated / t["wall_s"], 1), "sessions_per_hour": t["records_per_hour"],
             "first_session_s": round(t["first_record_s"] or 0, 1),
             "mean_running_batch": [round(e["mean_running_batch"], 1) for e in engines],

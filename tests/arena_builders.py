@@ -64,7 +64,7 @@ class ScriptedArena:
 
     @staticmethod
     def judge(prompt, rng):
-        options = dict(re.findall(r"^([AB])\. (.*)$", prompt, re.M))
+        options = dict(re.findall(r"^([AB])\. (.*)$", prompt, re.MULTILINE))
         good = [label for label, text in options.items() if text.startswith("What felt hardest")]
         if rng.random() < 0.05:
             return "I cannot decide."

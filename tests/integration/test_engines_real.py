@@ -112,23 +112,27 @@ def test_openai_backend_against_vllm_serve(repo, tmp_path):
 
 
 def test_engines_on_two_nodes(repo, tmp_path):
+    """Client and counselor on different models, placed as the README recommends: each session group's two
+    engines (and its worker) on one node, the groups spread over the nodes. Each node has room for one group."""
     from ray.cluster_utils import Cluster
 
     ray.shutdown()  # the tests above leave a local Ray running; this one needs its own cluster
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"node_a": 1}})
-    cluster.add_node(num_cpus=1, resources={"node_b": 1})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"group": 1}})
+    cluster.add_node(num_cpus=1, resources={"group": 1})
     ray.init(address=cluster.address)
     try:
         out = tmp_path / "two"
-        client = {"path": "embedded:smollm2", "backend": "transformers", "num_cpus": 0, "ray_resources": {"node_a": 1}}
-        counselor = {**client, "ray_resources": {"node_b": 1}}
+        model = {"path": "embedded:smollm2", "backend": "transformers", "num_cpus": 0, "replicas": 2,
+                 "ray_resources": {"group": 0.5}}
         code = main(["run", str(repo / "pipelines/simpsydial.yaml"), "--out", str(out),
-                     "--set", f"models={{client_model: {client}, counselor_model: {counselor}}}",
+                     "--set", f"models={{client_model: {model}, counselor_model: {model}}}",
                      "--set", "roles.client.model=client_model", "--set", "roles.counselor.model=counselor_model", *SMALL])
         assert code == 0
         manifest, _ = check(out)
-        nodes = {name: replicas[0]["node_id"] for name, replicas in manifest["engines"].items()}
-        assert nodes["client_model"] != nodes["counselor_model"]
+        client, counselor = ([e["node_id"] for e in manifest["engines"][name]]
+                             for name in ("client_model", "counselor_model"))
+        assert client == counselor  # each group's engines share a node: no turn crosses a node boundary
+        assert len(set(client)) == 2  # and the two groups run on different nodes
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -160,7 +160,7 @@ def test_bad_config(case, tmp_path, capsys, monkeypatch):
 def test_config_in_the_wrong_encoding(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     cfg = tmp_path / "pipeline.yaml"
-    cfg.write_bytes(edit("# SimPsyDial generation", "# SimPsyDial génération").encode("latin-1"))
+    cfg.write_bytes(edit("# SimPsyDial generation", "# SimPsyDial génération").encode("latin-1", errors="replace"))
     out = tmp_path / "corpus"
     fails(capsys, ["run", str(cfg), "--out", str(out), *SCRIPTED], f"{cfg}:1:", "not UTF-8")
     assert not out.exists()

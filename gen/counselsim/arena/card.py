@@ -22,16 +22,16 @@ def method(config: dict[str, Any]) -> list[str]:
     arena = (config.get("stages") or {}).get("arena") or {}
     roster = arena.get("entrants") or []
     prompt = arena.get("supervisor_prompt")
-    lines = ["", f"Entrants ({len(roster)}; each plays the role of its name in the table above): "
-                 + ", ".join(f"`{e.get('name')}`" + (f" (system prompt `{e['system_prompt']}`)"
-                                                   if e.get("system_prompt") else "") for e in roster)
-                 + ". The others use the paper's counselor prompt (Figure 9). Two entrants are drawn per dialogue, "
-                   "seeded and balanced so every pair meets about equally often; both candidates pass the check σ "
-                   "(regenerated when rejected), and the supervisor sees them in a seeded random order, with the "
-                   f"paper's Prompt {prompt} (Figure {PROMPT_FIGURES.get(prompt)}), up to "
-                   f"{arena.get('judge_attempts')} calls per verdict."]
-    lines += ["", "Rate the entrants (Bradley-Terry and Elo with bootstrap intervals, battle counts, position bias, "
-                  "agreement with human choices) with `counselsim audit --input <corpus>`; turn the verdicts into "
-                  "DPO training pairs with `counselsim export --format preference`. The verdicts are one "
-                  "supervisor model's preferences, not people's."]
-    return lines
+    names = ", ".join(f"`{e.get('name')}`" + (f" (system prompt `{e['system_prompt']}`)" if e.get("system_prompt")
+                                              else "") for e in roster)
+    how = (f"Entrants ({len(roster)}; each plays the role of its name in the table above): {names}; an entrant "
+           "without a system prompt file gets the paper's counselor prompt (Figure 9). Two entrants are drawn per "
+           "dialogue, seeded and balanced so every pair meets about equally often; both candidates pass the check "
+           "σ (regenerated when rejected), and the supervisor sees them in a seeded random order, with the paper's "
+           f"Prompt {prompt} (Figure {PROMPT_FIGURES.get(prompt)}), up to {arena.get('judge_attempts')} calls per "
+           "verdict.")
+    use = ("Rate the entrants (Bradley-Terry and Elo with bootstrap intervals, battle counts, position bias, "
+           "agreement with human choices) with `counselsim audit --input <corpus>`; turn the verdicts into DPO "
+           "training pairs with `counselsim export --format preference`. The verdicts are one supervisor model's "
+           "preferences, not people's.")
+    return ["", how, "", use]

@@ -19,12 +19,29 @@ from counselsim.arena.settings import ArenaSettings
 from counselsim.arena.supervisor import VERDICT_SCHEMA, shuffle, supervisor_messages
 from counselsim.arena.verdict import Verdict, parse_verdict
 from counselsim.config import PipelineConfig
-from counselsim.engines.roles import Caller, Parsed, Rejected, Reply, RoleCaller, Unparseable
+from counselsim.engines.roles import (
+    Caller,
+    Parsed,
+    Rejected,
+    Reply,
+    RoleCaller,
+    Unparseable,
+)
 from counselsim.runtime.job import Dropped
 from counselsim.schemas import RoleCard
-from counselsim.schemas.arena import ArenaDialogue, ArenaTurn, Battle, Candidate, Entrant
+from counselsim.schemas.arena import (
+    ArenaDialogue,
+    ArenaTurn,
+    Battle,
+    Candidate,
+    Entrant,
+)
 from counselsim.seeds import derive_seed
-from counselsim.simpsydial.agents import client_system_prompt, counselor_system_prompt, messages_for
+from counselsim.simpsydial.agents import (
+    client_system_prompt,
+    counselor_system_prompt,
+    messages_for,
+)
 from counselsim.simpsydial.refinement import clean, rejection_reason
 from counselsim.simpsydial.session import role_model
 from counselsim.simpsydial.termination import is_closing

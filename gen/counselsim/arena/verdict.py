@@ -31,7 +31,7 @@ class Verdict:
 
 
 def _marker_pattern(markers: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True)), re.I)
+    return re.compile("|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True)), re.IGNORECASE)
 
 
 def parse_text(text: str, language: str) -> Verdict:

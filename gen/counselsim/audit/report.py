@@ -16,6 +16,7 @@ from counselsim.audit.arena import ArenaAudit, arena_section
 from counselsim.audit.embeddings import Embedder
 from counselsim.audit.feedback import feedback_section
 from counselsim.audit.frames import CorpusFrames
+from counselsim.audit.resistance import has_reaction_types, resistance_section
 from counselsim.audit.wai import WaiResult
 
 FIGURES = "figures"
@@ -286,6 +287,8 @@ def build_report(frames: CorpusFrames, manifest: dict[str, Any] | None, embedder
         sections.append(reference_section(frames, source, reference, embedder, seed, wai))
     if labels.is_labeled(frames.turns):
         sections.append(labels_section(frames))
+    if has_reaction_types(frames.turns):
+        sections.append(resistance_section(frames.sessions, frames.turns))
     if feedback is not None:
         sections.append(feedback_section(feedback))
     if arena is not None:

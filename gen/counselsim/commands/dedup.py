@@ -97,4 +97,6 @@ def _provenance(path: str) -> dict:
     if source is None:
         return {}
     return {"pipeline": source.get("pipeline"), "config": source.get("config"),
-            "source": {k: source.get(k) for k in ("command", "run_id", "config_hash", "created_at")}}
+            "source": {k: source.get(k) for k in ("command", "run_id", "config_hash", "created_at")},
+            # an imported input's origin travels on, so an rpc run over the deduplicated corpus can still name it
+            **({"import": source["import"]} if source.get("import") else {})}

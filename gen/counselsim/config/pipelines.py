@@ -20,6 +20,7 @@ from counselsim.config.sections import (
     RoleConfig,
     RunConfig,
     SessionConfig,
+    SimPsyDialSessionConfig,
     TransformRunConfig,
 )
 from counselsim.config.stages import (
@@ -75,14 +76,29 @@ class PipelineConfig(ConfigSection):
 
 
 class SimPsyDialConfig(PipelineConfig):
-    ROLES = frozenset({"client", "counselor"})
     IDENTITY = (*PipelineConfig.IDENTITY, "role_cards", "session")
 
     pipeline: Literal["simpsydial"]
     run: GenerationRunConfig
     role_cards: RoleCardsConfig
-    session: SessionConfig = Field(default_factory=SessionConfig)
+    session: SimPsyDialSessionConfig = Field(default_factory=SimPsyDialSessionConfig)
     stages: SimPsyDialStages = Field(default_factory=SimPsyDialStages)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resistant_client_has_a_profiler(cls, data: Any) -> Any:
+        # Said here in the section's words; the generic role check would only name the missing role.
+        session, roles = (data.get("session"), data.get("roles")) if isinstance(data, dict) else (None, None)
+        if (isinstance(session, dict) and isinstance(roles, dict) and session.get("client_mode") == "resistant"
+                and "profiler" not in roles):
+            raise ValueError("session.client_mode 'resistant' needs roles.profiler, the model that builds each "
+                             "client's 5P profile")
+        return data
+
+    @property
+    def ROLES(self) -> frozenset[str]:  # type: ignore[override]  # a resistant client needs its profiler
+        resistant = self.session.client_mode == "resistant"
+        return frozenset({"client", "counselor"}) | (frozenset({"profiler"}) if resistant else frozenset())
 
 
 class RPCConfig(PipelineConfig):

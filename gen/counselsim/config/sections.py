@@ -67,6 +67,24 @@ class RefinementConfig(ConfigSection):
     max_words_en: int = Field(default=120, ge=1)
 
 
+class ResistantClientConfig(ConfigSection):
+    """`session.resistant_client`: the reasoning client of `client_mode: resistant` (ResistClient's motivation
+    reasoning; counselsim.simpsydial.resistant_client)."""
+
+    IDENTITY = ("profile_field_max_chars", "profile_attempts", "reasoning_max_chars", "utterance_max_chars_zh",
+                "utterance_max_chars_en", "attempts")
+
+    profile_field_max_chars: int = Field(default=300, ge=20, description="longest accepted 5P field")
+    profile_attempts: int = Field(default=3, ge=1, description="profiler calls before the session is dropped")
+    reasoning_max_chars: int = Field(default=240, ge=20, description="longest accepted reasoning step")
+    utterance_max_chars_zh: int = Field(default=150, ge=10, description="longest accepted client utterance, Chinese")
+    utterance_max_chars_en: int = Field(default=400, ge=10, description="longest accepted client utterance, English")
+    attempts: int = Field(default=3, ge=1, description="calls per client turn before the session is dropped")
+
+    def utterance_max_chars(self, lang: str) -> int:
+        return self.utterance_max_chars_zh if lang == "zh" else self.utterance_max_chars_en
+
+
 class SessionConfig(ConfigSection):
     IDENTITY = ("max_turn_pairs", "min_turn_pairs", "opening", "refinement")
 
@@ -80,6 +98,17 @@ class SessionConfig(ConfigSection):
         if self.min_turn_pairs > self.max_turn_pairs:
             raise ValueError("min_turn_pairs must not exceed max_turn_pairs")
         return self
+
+
+class SimPsyDialSessionConfig(SessionConfig):
+    """A generation session's rules, and which client plays: `plain` speaks from the role card (the SimPsyDial
+    paper); `resistant` reasons before each utterance (profile reflection, situation awareness, reaction decision:
+    ResistClient) from the role card and a 5P profile the `profiler` role builds once per session."""
+
+    IDENTITY = (*SessionConfig.IDENTITY, "client_mode", "resistant_client")
+
+    client_mode: Literal["plain", "resistant"] = "plain"
+    resistant_client: ResistantClientConfig = Field(default_factory=ResistantClientConfig)
 
 
 class RegenerationConfig(ConfigSection):

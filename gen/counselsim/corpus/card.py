@@ -143,6 +143,16 @@ def _rpc_method(config: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
                  f"are regenerated. The labeler then gives every client turn a binary label (resistance or "
                  f"collaboration), a fine-grained PsyFIRE behaviour and a rationale "
                  f"({labeler.get('shots', 0)}-shot prompts)."]
+    imported = (manifest.get("input_corpus") or {}).get("import")
+    if imported:
+        lines += ["", f"The input sessions were not generated here: they were imported by `counselsim import "
+                      f"--format {imported.get('format')}` from `{imported.get('source')}`"
+                      + (f" (chief complaints from `{imported['complaints']}`)" if imported.get("complaints") else "")
+                      + ". Their role cards are partial (the chief complaint at most), so the prompts show only "
+                        "that, and, having no resistance level, each session was drawn for an episode at the plain "
+                        "rate; regenerated counselor replies use this run's counselor role and system prompt, not "
+                        "one the source kept. Apart from the rewritten and regenerated turns, the text is the "
+                        "source's."]
     check = manifest.get("self_check") or {}
     binary = check.get("binary") or {}
     if check:

@@ -167,8 +167,8 @@ def _shard_problem(folder: str, shard: Shard) -> str | None:
 
 
 def _content_problem(shard: Shard, expected_type: Any) -> str | None:
-    from counselsim.schemas.arrow import schema_for
     from counselsim.corpus.shards import record_type
+    from counselsim.schemas.arrow import schema_for
 
     try:
         table = storage.read_parquet(shard.uri)
@@ -196,14 +196,3 @@ def verified_shards(folder: str) -> list[str]:
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
-
-
-def content_digest(paths: list[str]) -> str:
-    """sha256 over the bytes of `paths` in order: inputs that shape content join the resume identity this way,
-    so editing a role-card pool between a run and its extension is noticed."""
-    h = hashlib.sha256()
-    for path in paths:
-        data = storage.read_bytes(path)
-        h.update(f"{len(data)}:".encode())
-        h.update(data)
-    return h.hexdigest()[:16]

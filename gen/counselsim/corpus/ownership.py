@@ -121,12 +121,9 @@ def _take(f, staging: Path) -> None:
 
 
 def _refuse_if_locked(staging: Path) -> None:
-    try:
-        f = open(staging / LOCK_FILE)
-    except OSError:
-        return
-    with f:
-        _take(f, staging)  # released when the file closes
+    if (staging / LOCK_FILE).is_file():
+        with open(staging / LOCK_FILE) as f:
+            _take(f, staging)  # released when the file closes
 
 
 def _only_a_lock(folder: Path) -> bool:

@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 
 from counselsim.errors import InputError, OutputError
 
-
 # Remote filesystems both pyarrow and smart-open can reach (with the `cloud` extra installed).
 REMOTE_SCHEMES = ("s3", "gs", "az")
 

@@ -1,12 +1,15 @@
 """Per-stage accounting of model calls: calls, items, tokens, failed parses, outcomes, and busy time (wall time
 during which at least one call of the stage was in flight). Stages of many sessions overlap, so throughput is
-items per busy second of the stage. The role caller (engines/roles.py) counts every call into one of these."""
+items per busy second of the stage. The role caller (engines/roles.py) counts every call into one of these.
+
+Where the calls run in several processes (session workers), each drains what it counted to the driver, whose
+meter merges the parts: busy times then add up, so throughput is per worker (per session group)."""
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -54,6 +57,31 @@ class StageMeter:
     def outcome(self, name: str, outcome: str) -> None:
         s = self.stage(name)
         s.outcomes[outcome] = s.outcomes.get(outcome, 0) + 1
+
+    def drain(self) -> dict[str, dict[str, Any]]:
+        """What was counted since the last drain, as plain data for `merge`, and start counting from zero. A stage
+        with calls in flight is busy up to now and counts its busy time again from now (its in-flight calls keep
+        their StageStats object, so it is reset in place)."""
+        now = time.monotonic()
+        out = {}
+        for name, s in self.stages.items():
+            part = {f.name: getattr(s, f.name) for f in fields(StageStats) if not f.name.startswith("_")}
+            if s._in_flight:
+                part["busy_s"] += now - s._since
+            out[name] = part
+            vars(s).update(vars(StageStats(_in_flight=s._in_flight, _since=now)))
+        return out
+
+    def merge(self, parts: dict[str, dict[str, Any]]) -> None:
+        """Add what another process' meter drained."""
+        for name, part in parts.items():
+            s = self.stage(name)
+            for key, value in part.items():
+                if key == "outcomes":
+                    for outcome, count in value.items():
+                        s.outcomes[outcome] = s.outcomes.get(outcome, 0) + count
+                else:
+                    setattr(s, key, getattr(s, key) + value)
 
     def summary(self, item_names: dict[str, str] | None = None) -> dict[str, Any]:
         out = {}

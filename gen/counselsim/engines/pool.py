@@ -49,7 +49,8 @@ class EngineActor:
         return await self.engine.generate(messages, sampling)
 
     async def stats(self) -> dict[str, Any]:
-        return await self.engine.stats()
+        """The engine's counters and the node it runs on (the manifest shows where each engine was placed)."""
+        return {**await self.engine.stats(), "node_id": ray.get_runtime_context().get_node_id()}
 
     async def close(self) -> None:
         await self.engine.close()

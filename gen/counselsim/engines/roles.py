@@ -29,7 +29,8 @@ TRUNCATED = "truncated"  # the rejection reason of a reply that stopped at max_t
 
 
 class Caller(Protocol):
-    """What the role caller needs from the engines: the pool (EnginePool, LocalEnginePool) or a test harness."""
+    """What the role caller needs from the engines: an engine pool (LocalEnginePool, PlacedEnginePool), a session
+    worker's call watch, or a test harness."""
 
     async def call(self, role: str, key: str, messages: list[Message], sampling: Sampling) -> Completion: ...
 

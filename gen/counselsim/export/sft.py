@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from counselsim.corpus import storage
-from counselsim.simpsydial.agents import counselor_system_prompt
 from counselsim.corpus.shards import read_corpus, read_schema, record_type, shard_paths
 from counselsim.errors import InputError
 from counselsim.jsonl import dumps_line
+from counselsim.simpsydial.agents import counselor_system_prompt
 
 # An arena dialogue trains on the replies it went on with: the supervisor's choices.
 RECORD_TYPES = ("session", "rpc_session", "arena_dialogue")

@@ -163,9 +163,16 @@ class FeedbackJob:
     def counters(self, record: FeedbackRecord) -> dict[str, int]:
         return {"completion_tokens": record.completion_tokens, "unparseable": record.judge_status == "unparseable"}
 
+    def worker_state(self) -> dict[str, Any]:
+        """The stage meters gathered by `process` since the last call (WorkerState)."""
+        return {"meter": self.meter.drain()}
+
+    def merge_worker_state(self, state: dict[str, Any]) -> None:
+        self.meter.merge(state["meter"])
+
     def summary(self, part_paths: Sequence[str | Path]) -> dict[str, Any]:
         """For the run manifest: what selection found in the input, how many judgements parsed, the agreement with
-        the expert ratings when given, and the throughput of each stage in this process."""
+        the expert ratings when given, and the throughput of each stage in this run, on every worker."""
         columns = ["item_id", "judge_status", *MECHANISMS]
         rows = [r for part in part_paths for r in pq.read_table(part, columns=columns).to_pylist()]
         out: dict[str, Any] = {

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from counselsim.config import PipelineConfig, format_validation_error
-from counselsim.corpus.shards import read_corpus
+from counselsim.corpus.shards import load_manifest, read_corpus
 from counselsim.engines.meter import StageMeter
 from counselsim.engines.roles import Caller, RoleCaller
 from counselsim.errors import InputError
@@ -67,6 +67,16 @@ def read_sessions(path: str) -> Iterator[tuple[str, int, Session]]:
             raise InputError(f"{shard}: missing session fields {missing}")
         for i, row in enumerate(table.to_pylist()):
             yield shard, i, _session(shard, i, row)
+
+
+def input_provenance(path: str) -> dict[str, Any]:
+    """How the input corpus was made, from its manifest, for the run's manifest and dataset card: the command and
+    run that wrote it and, for an imported corpus (or a dedup of one), its `import` section (format, source)."""
+    manifest = None if path.endswith(".parquet") else load_manifest(path)
+    if manifest is None:
+        return {}
+    return {k: manifest[k] for k in ("command", "pipeline", "run_id", "config_hash", "created_at", "import")
+            if manifest.get(k) is not None}
 
 
 def validate_input(path: str) -> InputSummary:
@@ -125,6 +135,7 @@ class RPCJob:
         self.config_hash = ""  # set by bind(): the identity reads the input corpus, which validate() checks first
         self.meter = StageMeter()
         self.labeler = Labeler(taxonomy, settings.labeler)
+        # Wall-clock times (comparable across the session workers' processes), merged on the driver.
         self._first_start: float | None = None
         self._last_end: float | None = None
         self._sessions = 0
@@ -152,7 +163,7 @@ class RPCJob:
 
     async def process(self, item: WorkItem) -> RPCSession:
         assert self.pool is not None, "bind() gives the job its engines"
-        t0 = time.monotonic()
+        t0 = time.time()
         if self._first_start is None:
             self._first_start = t0
         session: Session = item.payload
@@ -160,7 +171,7 @@ class RPCJob:
                            derive_seed(self.cfg.run.seed, "rpc", session.session_id), self.meter)
         record = await transform(session, calls, self.cfg, self.settings, self.taxonomy, self.labeler, self.run_id,
                                  self.config_hash)
-        self._last_end = time.monotonic()
+        self._last_end = time.time()
         self._sessions += 1
         self._session_s += self._last_end - t0
         return record
@@ -168,9 +179,26 @@ class RPCJob:
     def counters(self, record: RPCSession) -> dict[str, int]:
         return {"turns": len(record.turns), "completion_tokens": record.rpc_completion_tokens}
 
+    def worker_state(self) -> dict[str, Any]:
+        """The stage meters and session timings gathered by `process` since the last call (WorkerState)."""
+        state = {"meter": self.meter.drain(), "sessions": self._sessions, "session_s": self._session_s,
+                 "first_start": self._first_start, "last_end": self._last_end}
+        self._sessions, self._session_s = 0, 0.0
+        return state
+
+    def merge_worker_state(self, state: dict[str, Any]) -> None:
+        self.meter.merge(state["meter"])
+        self._sessions += state["sessions"]
+        self._session_s += state["session_s"]
+        if state["first_start"] is not None:
+            self._first_start = min(filter(None, (self._first_start, state["first_start"])))
+        if state["last_end"] is not None:
+            self._last_end = max(filter(None, (self._last_end, state["last_end"])))
+
     def summary(self, part_paths: Sequence[str | Path]) -> dict[str, Any]:
-        """For the run manifest: the labeler's self-check on the injected turns of every record of the run, and
-        the throughput of each stage in this process (resumed records are not timed)."""
+        """For the run manifest: the labeler's self-check on the injected turns of every record of the run, the
+        throughput of each stage over every worker of this run (resumed records are not timed) and how the input
+        was made."""
         throughput = self.meter.summary(STAGE_UNITS)
         if self._sessions and self._first_start is not None and self._last_end is not None:
             wall = max(self._last_end - self._first_start, 1e-9)
@@ -179,7 +207,8 @@ class RPCJob:
                 "items_per_s": round(self._sessions / wall, 4),
                 "mean_session_latency_s": round(self._session_s / self._sessions, 2),
             }
-        return {"self_check": corpus_self_check(part_paths, self.taxonomy), "stage_throughput": throughput}
+        return {"self_check": corpus_self_check(part_paths, self.taxonomy), "stage_throughput": throughput,
+                "input_corpus": input_provenance(self.cfg.run.input)}
 
 
 def build_job(cfg: PipelineConfig) -> RPCJob:

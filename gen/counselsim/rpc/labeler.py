@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from counselsim.engines.base import Message
@@ -41,13 +40,20 @@ class Labeler:
     def __init__(self, taxonomy: Taxonomy, settings: LabelerSettings) -> None:
         self.taxonomy = taxonomy
         self.settings = settings
-        self._system = cache(self._system_prompt)
+        # A plain dict, not functools.cache: the job holding this labeler is pickled to the session workers.
+        self._systems: dict[tuple[str, bool, bool], str] = {}
 
     def _names(self, lang: str, binary: bool) -> list[str]:
         return list((self.taxonomy.binary_choices if binary else self.taxonomy.fine_choices)(lang))
 
     def _index(self, binary: bool) -> AliasIndex:
         return self.taxonomy.binary_index if binary else self.taxonomy.fine_index
+
+    def _system(self, lang: str, binary: bool, guided: bool) -> str:
+        key = (lang, binary, guided)
+        if key not in self._systems:
+            self._systems[key] = self._system_prompt(lang, binary, guided)
+        return self._systems[key]
 
     def _system_prompt(self, lang: str, binary: bool, guided: bool) -> str:
         words = terms(lang)

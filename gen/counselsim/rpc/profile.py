@@ -11,7 +11,7 @@ from counselsim.rpc.parsing import string_fields
 from counselsim.rpc.render import prompt, transcript
 from counselsim.rpc.settings import ProfileSettings
 from counselsim.runtime.job import Dropped
-from counselsim.schemas import Session
+from counselsim.schemas import RoleCard, Session
 from counselsim.schemas.rpc import Profile5P
 from counselsim.simpsydial.agents import render_role_card
 
@@ -34,6 +34,13 @@ def profile_messages(session: Session, settings: ProfileSettings) -> list[Messag
     return [{"role": "system", "content": prompt(lang, "profile_5p")}, {"role": "user", "content": user}]
 
 
+def card_profile_messages(card: RoleCard) -> list[Message]:
+    """The profile request of a live session's client, made before its first turn: the role card alone."""
+    lang = card.language
+    user = prompt(lang, "profile_5p_input", role_card=render_role_card(card), transcript=transcript([], lang, 1))
+    return [{"role": "system", "content": prompt(lang, "profile_5p")}, {"role": "user", "content": user}]
+
+
 def parse_profile(text: str, max_chars: int) -> Profile5P:
     return Profile5P(**string_fields(json_object(text), KEYS, max_chars))
 
@@ -41,11 +48,14 @@ def parse_profile(text: str, max_chars: int) -> Profile5P:
 async def build_profile(calls: RoleCaller, session: Session, settings: ProfileSettings) -> Profile5P:
     """The session's 5P profile; a profile that cannot be parsed after `settings.attempts` calls drops the session
     (every RPC record has one)."""
+    return await profile_from(calls, profile_messages(session, settings), settings.field_max_chars, settings.attempts)
+
+
+async def profile_from(calls: RoleCaller, messages: list[Message], field_max_chars: int, attempts: int) -> Profile5P:
+    """The profiler's answer to `messages`, or Dropped("profile_unparseable") after `attempts` calls."""
     try:
-        result = await calls.parsed(ROLE, profile_messages(session, settings),
-                                    lambda text: parse_profile(text, settings.field_max_chars), STAGE,
-                                    attempts=settings.attempts, schema=profile_schema(settings.field_max_chars),
-                                    stage=STAGE)
+        result = await calls.parsed(ROLE, messages, lambda text: parse_profile(text, field_max_chars), STAGE,
+                                    attempts=attempts, schema=profile_schema(field_max_chars), stage=STAGE)
     except Unparseable as e:
         raise Dropped("profile_unparseable", f"{e}; last output: {e.text[:200]!r}") from None
     calls.meter.count(STAGE)

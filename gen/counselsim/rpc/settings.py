@@ -24,7 +24,9 @@ class InjectionSettings(ConfigSection):
     """Whether a session gets a resistance episode, where, and of which type.
 
     A session is drawn for injection with probability min(1, rate x level_weights[role card resistance level]);
-    its reaction type is drawn from `type_mix`. The planner then reads the 5P profile and the dialogue and chooses
+    a session whose card has no resistance level (an imported one, whose card is partial) is drawn at the plain
+    `rate`, as if its weight were 1: nothing is known to raise or lower it. Its reaction type is drawn from
+    `type_mix`. The planner then reads the 5P profile and the dialogue and chooses
     where the episode starts and how many consecutive client turns it covers. With `planner_can_decline` it may
     also veto the session when resistance would be implausible anywhere in it (worth it with capable models; the
     embedded toy declines every session).
@@ -75,8 +77,9 @@ class InjectionSettings(ConfigSection):
             raise ValueError("weights must be non-negative with a positive sum")
         return value
 
-    def probability(self, level: Level) -> float:
-        return min(1.0, self.rate * self.level_weights[level])
+    def probability(self, level: Level | None) -> float:
+        """The chance of an episode for a card of this resistance level; None (unknown level) is the plain rate."""
+        return min(1.0, self.rate * (1.0 if level is None else self.level_weights[level]))
 
     def response_max_chars(self, lang: str) -> int:
         return self.response_max_chars_zh if lang == "zh" else self.response_max_chars_en

@@ -7,7 +7,8 @@ worker (no resources of its own) sits in the first bundle: a turn never crosses 
 over the nodes, so one lost node takes as few as it can.
 
 The driver runs one small loop per group: hand out as many items as the group has free places (its capacity:
-`run.max_in_flight`, or 1.5x its engine's batch), trade them for finished outcomes, stage those, repeat. A slow
+`run.max_in_flight`, or 1.5x its engine's batch), trade them for finished outcomes, stage those (and merge the
+job's worker state into the driver's copy, which writes the summary), repeat. A slow
 group simply asks less often. A group whose worker dies, whose exchange does not come back in time, or whose
 engines return nothing for `run.stall_timeout_s` while calls are pending is replaced, and its items are handed
 back to the ledger with their slots and seeds, to run on whichever group asks next.
@@ -111,6 +112,7 @@ class SessionGroup:
 
     async def stats(self) -> dict[str, list[dict[str, Any]]]:
         stats = await self.worker.stats.remote()
+        # An engine actor reports its own node; an engine inside the worker runs on the worker's.
         return {model: [{"node_id": self.info.get("node_id"), "items": self.settled, "replaced": self.incarnation, **s}
                         for s in entries] for model, entries in stats.items()}
 
@@ -143,6 +145,8 @@ async def serve(group: SessionGroup, ledger: Ledger, capacity: int, stall_timeou
         except (RayError, asyncio.TimeoutError) as e:
             lost = f"{type(e).__name__}: {str(e)[:200]}"
         else:
+            if report.job_state is not None:
+                ledger.job.merge_worker_state(report.job_state)
             for o in report.outcomes:
                 held.pop(o.key)
             ledger.settle(report.outcomes)

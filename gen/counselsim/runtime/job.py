@@ -3,13 +3,17 @@
 A job turns work items into records. It names the column that keys its records (resume skips finished keys), the
 column final shards are ordered by, its record model and Arrow schema. It is built in two steps: `validate()`
 checks every input without engines (before anything is written), then `bind(pool, run_id)` gives it the engines.
+
+On the Ray executor `process` runs in a copy of the job on each session worker, while `summary` runs on the
+driver's copy. A job whose summary reads what `process` accumulates (e.g. per-stage call meters) is also a
+`WorkerState`: each worker drains that state with every batch of outcomes, and the driver merges it.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -54,3 +58,16 @@ class Job(Protocol):
 
     def summary(self, part_paths: Sequence[Path]) -> dict[str, Any] | None:
         """Extra manifest sections computed over the finished records, or None."""
+
+
+@runtime_checkable
+class WorkerState(Protocol):
+    """A job whose `summary` reads state that `process` accumulates, which the Ray executor carries from the
+    workers' copies of the job to the driver's. A lost worker loses at most what it gathered since its last
+    exchange (its items run again elsewhere)."""
+
+    def worker_state(self) -> dict[str, Any]:
+        """What this copy accumulated since the last call (plain, picklable data), counting from zero after."""
+
+    def merge_worker_state(self, state: dict[str, Any]) -> None:
+        """Add a worker's `worker_state()` into this (the driver's) copy."""

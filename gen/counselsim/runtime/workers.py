@@ -2,7 +2,7 @@
 
 The driver ships the job once (pickled, at the worker's start) and then only trades work items for outcomes:
 `exchange(items)` starts the new items as asyncio tasks running `job.process(item)` against the worker's own
-engines and returns what has finished since the last exchange. A session's turns therefore never leave the node,
+engines and returns what has finished since the last exchange (with the job's worker state, runtime/job.py). A session's turns therefore never leave the node,
 and the driver's work per session is O(1) (one item out, one record back, in batches).
 
 The worker also watches its engines: every call is counted while pending, and the time of the last output is
@@ -21,7 +21,7 @@ import ray
 
 from counselsim.config import PipelineConfig
 from counselsim.engines.base import Completion, Message, Sampling
-from counselsim.runtime.job import Job, WorkItem
+from counselsim.runtime.job import Job, WorkerState, WorkItem
 from counselsim.runtime.runner import Failed, Finished, outcome
 
 # An exchange returns once this share of the worker's capacity has finished (batching records for the driver),
@@ -35,6 +35,7 @@ class Report:
     in_flight: int
     pending_calls: int  # engine calls started and not returned
     silent_s: float  # seconds since an engine call last returned output (or since the first call was made)
+    job_state: dict[str, Any] | None  # the job's worker_state() since the last exchange, for a WorkerState job
 
 
 @dataclass
@@ -124,7 +125,8 @@ class SessionWorker:
             except asyncio.TimeoutError:
                 break
         out, self.finished = self.finished, []
-        return Report(out, len(self.tasks), self.watch.pending, time.monotonic() - self.watch.last_output)
+        job_state = self.job.worker_state() if isinstance(self.job, WorkerState) else None
+        return Report(out, len(self.tasks), self.watch.pending, time.monotonic() - self.watch.last_output, job_state)
 
     async def stats(self) -> dict[str, list[dict[str, Any]]]:
         return await self.pool.stats()

@@ -54,6 +54,21 @@ ROLE_MODEL = pa.struct(
     ]
 )
 
+# The client's reasoning (counselsim.schemas.reasoning): on live resistant sessions and on rpc records.
+MOTIVATION = pa.struct(
+    [("profile_reflection", pa.string()), ("situation_awareness", pa.string()), ("reaction_decision", pa.string())]
+)
+
+PROFILE_5P = pa.struct(
+    [
+        ("presenting", pa.string()),
+        ("predisposing", pa.string()),
+        ("precipitating", pa.string()),
+        ("perpetuating", pa.string()),
+        ("protective", pa.string()),
+    ]
+)
+
 TURN = pa.struct(
     [
         ("index", pa.int32()),
@@ -64,6 +79,8 @@ TURN = pa.struct(
         ("completion_tokens", pa.int32()),
         ("latency_s", pa.float64()),
         ("finish_reason", pa.string()),
+        ("reaction_type", pa.string()),
+        ("motivation", MOTIVATION),
     ]
 )
 
@@ -98,6 +115,7 @@ SESSION_FIELDS = [
     pa.field("package_version", pa.string(), nullable=False),
     pa.field("origin", pa.string(), nullable=False),
     pa.field("source", SESSION_SOURCE),
+    pa.field("client_profile", PROFILE_5P),  # null unless a resistant live client
 ]
 
 SESSION_SCHEMA = pa.schema(SESSION_FIELDS, metadata={"counselsim.record": "session", "counselsim.schema_version": "1"})
@@ -122,10 +140,6 @@ def schema_for(record_type: str) -> pa.Schema | None:
 # --- rpc_session: a session with a 5P profile, an injected resistance episode and per-turn labels ---------------
 # (pydantic models in counselsim.schemas.rpc)
 
-MOTIVATION = pa.struct(
-    [("profile_reflection", pa.string()), ("situation_awareness", pa.string()), ("reaction_decision", pa.string())]
-)
-
 RPC_TURN = pa.struct(
     list(TURN)
     + [
@@ -135,20 +149,8 @@ RPC_TURN = pa.struct(
         ("label_rationale", pa.string()),
         ("label_status", pa.string()),
         ("injected", pa.bool_()),
-        ("reaction_type", pa.string()),
-        ("motivation", MOTIVATION),
         ("original_text", pa.string()),
         ("regenerated", pa.bool_()),
-    ]
-)
-
-PROFILE_5P = pa.struct(
-    [
-        ("presenting", pa.string()),
-        ("predisposing", pa.string()),
-        ("precipitating", pa.string()),
-        ("perpetuating", pa.string()),
-        ("protective", pa.string()),
     ]
 )
 

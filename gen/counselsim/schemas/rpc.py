@@ -22,39 +22,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from counselsim.schemas.reasoning import (  # noqa: F401  (re-exported: the rpc stages import them from here)
+    COOPERATIVE_REACTIONS,
+    RESISTANT_REACTIONS,
+    Motivation,
+    Profile5P,
+    ReactionType,
+)
 from counselsim.schemas.session import Session, Turn
 
 LabelBinary = Literal["resistance", "collaboration"]
 LabelGroup = Literal["arguing", "denying", "avoiding", "ignoring", "collaboration"]
 LabelStatus = Literal["ok", "unparseable"]
-ReactionType = Literal["controlling", "emotional", "defensive", "avoidant", "compliant", "non_resistant",
-                       "facilitative"]
-RESISTANT_REACTIONS: tuple[str, ...] = ("controlling", "emotional", "defensive", "avoidant", "compliant")
-COOPERATIVE_REACTIONS: tuple[str, ...] = ("non_resistant", "facilitative")
 LABEL_GROUPS: tuple[str, ...] = ("arguing", "denying", "avoiding", "ignoring", "collaboration")
 MAX_EPISODE_TURNS = 3  # RPC: at most one episode per session, with at most three client turns changed
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Profile5P(_Strict):
-    """The 5P case formulation of the client."""
-
-    presenting: str = Field(min_length=1, description="the problem as it shows now: symptoms, complaints")
-    predisposing: str = Field(min_length=1, description="long-standing factors that made the client vulnerable")
-    precipitating: str = Field(min_length=1, description="recent events that triggered the problem")
-    perpetuating: str = Field(min_length=1, description="what keeps the problem going")
-    protective: str = Field(min_length=1, description="strengths and supports")
-
-
-class Motivation(_Strict):
-    """The motivation reasoning behind one injected client turn (ResistClient's three steps)."""
-
-    profile_reflection: str = Field(min_length=1)
-    situation_awareness: str = Field(min_length=1)
-    reaction_decision: str = Field(min_length=1)
 
 
 class Episode(_Strict):
@@ -69,8 +54,6 @@ class RPCTurn(Turn):
     label_rationale: str | None = None
     label_status: LabelStatus | None = None
     injected: bool = False
-    reaction_type: ReactionType | None = None
-    motivation: Motivation | None = None
     original_text: str | None = None
     regenerated: bool = False
 

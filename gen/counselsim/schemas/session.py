@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from counselsim.schemas.imported import PartialRoleCard, SessionSource
+from counselsim.schemas.reasoning import Motivation, Profile5P, ReactionType
 from counselsim.schemas.role_card import Language, RoleCard
 
 Speaker = Literal["client", "counselor"]
@@ -30,6 +31,11 @@ class Turn(_Strict):
     latency_s: float = Field(ge=0)
     finish_reason: str = Field(description="why the accepted generation stopped: 'stop' (never 'length': a reply "
                                "cut at max_tokens is rejected and regenerated); 'opening' for the scripted first turn")
+    reaction_type: ReactionType | None = Field(default=None, description=(
+        "a client turn's reaction type: declared by a resistant live client (session.client_mode: resistant) or, "
+        "in rpc records, the type an injected turn was rewritten to show; null otherwise"))
+    motivation: Motivation | None = Field(default=None, description=(
+        "the motivation reasoning behind that reaction type; null where it is"))
 
 
 class RejectionCount(_Strict):
@@ -76,3 +82,5 @@ class Session(_Strict):
     package_version: str
     origin: Origin = "generated"
     source: SessionSource | None = None
+    client_profile: Profile5P | None = Field(default=None, description=(
+        "the 5P profile a resistant live client reasoned from, built once before its first turn; null otherwise"))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from counselsim.engines.base import Message
 from counselsim.resources import prompt, read_yaml
 from counselsim.schemas import Level, RoleCard, TraitAssessment
+from counselsim.schemas.imported import PartialRoleCard
 
 HistoryItem = tuple[str, str]  # (speaker, text), speaker in {"client", "counselor"}
 
@@ -21,8 +22,15 @@ def trait_text(level: Level, note: str | None, language: str) -> str:
     return f"{phrase}。{note}" if language == "zh" else f"{phrase}. {note}"
 
 
-def render_role_card(card: RoleCard) -> str:
+def render_role_card(card: RoleCard | PartialRoleCard) -> str:
+    """The card as every prompt shows it (client, profiler, rewriter). A partial card (an imported session) has its
+    own template: the chief complaint when it has one (prompts/<lang>/role_card_complaint.txt), else a note that
+    nothing beyond the dialogue is known (role_card_unknown.txt), so no prompt shows empty profile fields."""
     lang = card.language
+    if isinstance(card, PartialRoleCard):
+        if card.chief_complaint is None:
+            return prompt(lang, "role_card_unknown")
+        return prompt(lang, "role_card_complaint", chief_complaint=card.chief_complaint)
     traits: dict[str, TraitAssessment] = dict(card.big_five)
     return prompt(
         lang,
@@ -34,9 +42,17 @@ def render_role_card(card: RoleCard) -> str:
         marital_status=card.marital_status,
         family_relationships=card.family_relationships,
         **{name: trait_text(t.level, t.note, lang) for name, t in traits.items()},
-        resistance=trait_text(card.resistance.level, card.resistance.reasoning, lang),
+        resistance=resistance_text(card),
         chief_complaint=card.chief_complaint,
     )
+
+
+def resistance_text(card: RoleCard | PartialRoleCard) -> str:
+    """The card's resistance to counseling as the prompts word it; a partial card has no level, and says so
+    (the `unknown` phrase of prompts/levels.yaml)."""
+    if isinstance(card, PartialRoleCard):
+        return read_yaml("prompts", "levels.yaml")[card.language]["unknown"]
+    return trait_text(card.resistance.level, card.resistance.reasoning, card.language)
 
 
 def client_system_prompt(card: RoleCard, max_turn_pairs: int) -> str:

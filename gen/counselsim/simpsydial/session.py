@@ -12,8 +12,13 @@ from counselsim.engines.roles import Caller, Rejected, RoleCaller
 from counselsim.runtime.job import Dropped
 from counselsim.schemas import RoleCard, RoleModel, Session, Turn
 from counselsim.schemas.session import RejectionCount
-from counselsim.simpsydial.agents import client_system_prompt, counselor_system_prompt, messages_for
+from counselsim.simpsydial.agents import (
+    client_system_prompt,
+    counselor_system_prompt,
+    messages_for,
+)
 from counselsim.simpsydial.refinement import clean, rejection_reason
+from counselsim.simpsydial.resistant_client import ResistantClient, start
 from counselsim.simpsydial.termination import is_closing
 
 
@@ -32,7 +37,8 @@ def role_model(cfg: PipelineConfig, role: RoleConfig) -> RoleModel:
 
 
 async def simulate(plan: SessionPlan, cfg: PipelineConfig, pool: Caller, run_id: str) -> Session:
-    """Run one session to completion or raise Dropped ("refinement_exhausted", "too_short")."""
+    """Run one session to completion or raise Dropped ("refinement_exhausted", "too_short"; with a resistant
+    client also "profile_unparseable", "client_unparseable")."""
     lang = plan.card.language
     scfg = cfg.session
     systems = {
@@ -42,6 +48,9 @@ async def simulate(plan: SessionPlan, cfg: PipelineConfig, pool: Caller, run_id:
     calls = RoleCaller(pool, cfg.roles, plan.session_id, plan.seed)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
+    resistant: ResistantClient | None = None
+    if scfg.client_mode == "resistant":
+        resistant = await start(calls, plan.card, scfg.max_turn_pairs, scfg.resistant_client)
     turns: list[Turn] = [Turn(index=0, speaker="client", text=scfg.opening[lang], attempts=1, prompt_tokens=0,
                               completion_tokens=0, latency_s=0.0, finish_reason="opening")]
 
@@ -71,7 +80,7 @@ async def simulate(plan: SessionPlan, cfg: PipelineConfig, pool: Caller, run_id:
             break
         if pairs >= scfg.max_turn_pairs:
             break
-        turns.append(await speak("client"))
+        turns.append(await (resistant.speak(calls, turns) if resistant else speak("client")))
 
     pairs = len(turns) // 2
     if pairs < scfg.min_turn_pairs:
@@ -98,4 +107,5 @@ async def simulate(plan: SessionPlan, cfg: PipelineConfig, pool: Caller, run_id:
         duration_s=time.monotonic() - t0,
         config_hash=cfg.generation_hash(),
         package_version=__version__,
+        client_profile=resistant.profile if resistant else None,
     )

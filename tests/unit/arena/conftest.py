@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from counselsim.runtime import driver
-
 from arena_builders import ScriptedArena
+from counselsim.runtime import driver
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from counselsim.arena.corpus import load_arena
-from counselsim.cli import main
-
 from arena_builders import run_arena
 from audit_builders import session, write_corpus
+from counselsim.arena.corpus import load_arena
+from counselsim.cli import main
 
 SECTION = "Arena (SimPsyDial Algorithm 2)"
 
@@ -32,7 +31,7 @@ def test_audit_rates_the_entrants_with_intervals_and_matrices(corpus, tmp_path):
     assert audit(corpus, report) == 0
     tables = json.loads((report / "metrics.json").read_text())[SECTION]
     ratings = tables["Ratings with intervals"]
-    assert [r["entrant"] for r in ratings][0] == "good" and [r["rank"] for r in ratings] == [1, 2, 3]
+    assert ratings[0]["entrant"] == "good" and [r["rank"] for r in ratings] == [1, 2, 3]
     good, *others = ratings
     assert good["bt_low"] <= good["bradley_terry"] <= good["bt_high"]
     assert good["bt_low"] > max(r["bt_high"] for r in others)

@@ -3,11 +3,10 @@ stands in for the engines; everything else (σ, shuffling, verdicts, staging, re
 from __future__ import annotations
 
 import pytest
+from arena_builders import run_arena as run
 from counselsim.arena.corpus import load_arena
 from counselsim.arena.ratings import bootstrap, bradley_terry
 from counselsim.cli import main
-
-from arena_builders import run_arena as run
 
 
 def test_the_preferred_entrant_ranks_first_with_a_separate_interval(repo, tmp_path, scripted):

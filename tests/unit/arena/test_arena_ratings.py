@@ -1,8 +1,18 @@
 import math
 
 import pytest
-from counselsim.arena.ratings import (Battle, Dialogue, battle_count_matrix, bootstrap, bradley_terry, elo,
-                                      position_bias, table4, win_share_matrix)
+from counselsim.arena.ratings import (
+    Battle,
+    Dialogue,
+    battle_count_matrix,
+    bootstrap,
+    bradley_terry,
+    elo,
+    position_bias,
+    position_wins,
+    table4,
+    win_share_matrix,
+)
 
 
 def battle(winner, loser, position="A", dialogue="d", turn=1):
@@ -86,3 +96,12 @@ def test_matrices_position_bias_and_table4():
     assert (t4.dialogues, t4.utterances, t4.turns_per_dialogue) == (2, 10, 2.0)
     assert [(u.entrant, u.total, u.occurrences, u.average) for u in t4.upvotes] == [
         ("x", 3, 2, 1.5), ("y", 1, 1, 1.0), ("z", 0, 1, 0.0)]
+
+
+def test_win_rate_by_position_per_entrant_by_hand():
+    # The loser sat in the other position: x was shown as A in battles 1 and 4, y in battles 2 and 3.
+    battles = [battle("x", "y", "A"), battle("x", "y", "B"), battle("y", "x", "A"), battle("x", "z", "A")]
+    rows = {p.entrant: p for p in position_wins(battles, ["x", "y", "z"])}
+    assert (rows["x"].shown_first, rows["x"].won_first, rows["x"].shown_second, rows["x"].won_second) == (2, 2, 2, 1)
+    assert (rows["y"].shown_first, rows["y"].won_first, rows["y"].shown_second, rows["y"].won_second) == (2, 1, 1, 0)
+    assert (rows["z"].shown_first, rows["z"].won_first, rows["z"].shown_second, rows["z"].won_second) == (0, 0, 1, 0)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from audit_builders import session, write_corpus
-from counselsim.corpus.integrity import check_corpus, content_digest, unverified
+from counselsim.corpus.integrity import check_corpus, unverified
 from counselsim.corpus.shards import shard_paths
 from counselsim.errors import InputError
 
@@ -71,12 +71,3 @@ def test_a_malformed_shard_list_names_the_entry_and_field(shards, expected, corp
     edit_manifest(corpus, lambda m: m.update(shards=shards))
     with pytest.raises(InputError, match=expected):
         check_corpus(str(corpus))
-
-
-def test_content_digest_follows_the_bytes_not_the_path(tmp_path):
-    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    a.write_text("one\n")
-    b.write_text("one\n")
-    assert content_digest([str(a)]) == content_digest([str(b)])
-    b.write_text("two\n")
-    assert content_digest([str(a)]) != content_digest([str(b)])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from counselsim.corpus import storage
@@ -80,9 +79,8 @@ def test_deletes_stay_inside_the_output(tmp_path):
 def test_the_lock_names_its_holder_and_goes_with_it(tmp_path):
     staging = tmp_path / "out" / "staging"
     with output_lock(staging):
-        with pytest.raises(OutputError, match=r"another run \(pid \d+\)"):
-            with output_lock(staging):
-                pass
+        with pytest.raises(OutputError, match=r"another run \(pid \d+\)"), output_lock(staging):
+            pass
         with pytest.raises(OutputError, match="another run"):
             claim_output(str(tmp_path / "out"), "simpsydial", staging=staging)
     with output_lock(staging):
