@@ -17,7 +17,7 @@ from helpers import REPO, SAMPLE
 pytestmark = pytest.mark.engine
 
 DIALOGUES = (0, 2)
-TURNS = 12  # the first 6 exchanges of each: enough room for an episode, short enough for two shared cores
+TURNS = 8  # the first 4 exchanges of each: room for an episode, short enough for two shared cores
 
 # Small windows, fields and budgets: the toy fills whatever room it gets. Each max_tokens covers the longest answer
 # its field limits allow in Chinese (the run warns otherwise; see rpc/settings.budget_warnings).
@@ -26,12 +26,13 @@ SMALL = {
     "models.default.env.VLLM_CPU_KVCACHE_SPACE": '"1"',
     "stages.rpc.injection.rate": "1.0",  # imported cards have no resistance level: drawn at the plain rate
     "stages.rpc.injection.planner_can_decline": "false",
-    "stages.rpc.injection.max_turns": "1", "stages.rpc.injection.window_turns": "6",
+    "stages.rpc.injection.max_turns": "1", "stages.rpc.injection.window_turns": "4",
     "stages.rpc.injection.context_turns": "4", "stages.rpc.injection.max_chars_per_turn": "100",
     "stages.rpc.injection.reasoning_max_chars": "40", "stages.rpc.injection.response_max_chars_zh": "40",
-    "stages.rpc.profile.max_turns": "6", "stages.rpc.profile.max_chars_per_turn": "100",
+    "stages.rpc.profile.max_turns": "4", "stages.rpc.profile.max_chars_per_turn": "100",
     "stages.rpc.profile.field_max_chars": "40",
-    "stages.rpc.labeler.context_turns": "4", "stages.rpc.labeler.max_chars_per_turn": "100",
+    # zero-shot: the one-shot Chinese label prompt is ~2,700 tokens for this tokenizer, zero-shot ~2,000
+    "stages.rpc.labeler.shots": "0", "stages.rpc.labeler.context_turns": "2", "stages.rpc.labeler.max_chars_per_turn": "100",
     "stages.rpc.labeler.reason_max_chars": "40",
     "roles.profiler.max_tokens": "320", "roles.rewriter.max_tokens": "256", "roles.labeler.max_tokens": "128",
     "roles.counselor.max_tokens": "96", "session.refinement.max_attempts": "6",

@@ -2,19 +2,17 @@
 its role card (cycled like SimPsyDial's), its seed and its pair of entrants (balanced, counselsim.arena.pairing)."""
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from counselsim.arena.dialogue import DialoguePlan, simulate_arena
 from counselsim.arena.pairing import pair_for_slot
 from counselsim.arena.supervisor import check_prompt
-from counselsim.cards.pool import load_pools
+from counselsim.cards.pool import card_slots, load_pools
 from counselsim.engines.roles import Caller
 from counselsim.runtime.job import WorkItem
 from counselsim.schemas import RoleCard
 from counselsim.schemas.arena import ARENA_DIALOGUE_SCHEMA, ArenaDialogue
-from counselsim.seeds import derive_seed
 
 
 class ArenaJob:
@@ -38,7 +36,7 @@ class ArenaJob:
         """Role cards, and the supervisor prompt of every configured language (InputError names what is wrong)."""
         for language in self.cfg.role_cards.languages:
             check_prompt(language, self.settings.supervisor_prompt)
-        self.cards = sorted(load_pools(self.cfg.role_cards.pools, self.cfg.role_cards.languages), key=lambda c: c.id)
+        self.cards = load_pools(self.cfg.role_cards.pools, self.cfg.role_cards.languages)
 
     def bind(self, pool: Caller, run_id: str) -> None:
         self.pool = pool
@@ -46,18 +44,11 @@ class ArenaJob:
 
     def plan(self) -> Iterator[WorkItem]:
         assert self.cards, "validate() loads the role cards"
-        slot = cycle = 0
-        while True:
-            order = list(self.cards)
-            random.Random(derive_seed(self.cfg.run.seed, "cycle", cycle)).shuffle(order)
-            for card in order:
-                session_id = f"{self.prefix}-{slot:07d}"
-                plan = DialoguePlan(slot=slot, session_id=session_id, card=card,
-                                    seed=derive_seed(self.cfg.run.seed, "session", slot),
-                                    pair=pair_for_slot(self.entrants, self.cfg.run.seed, slot))
-                yield WorkItem(key=session_id, slot=slot, payload=plan)
-                slot += 1
-            cycle += 1
+        for slot, card, seed in card_slots(self.cards, self.cfg.run.seed):
+            session_id = f"{self.prefix}-{slot:07d}"
+            pair = pair_for_slot(self.entrants, self.cfg.run.seed, slot)
+            yield WorkItem(key=session_id, slot=slot,
+                           payload=DialoguePlan(slot=slot, session_id=session_id, card=card, seed=seed, pair=pair))
 
     async def process(self, item: WorkItem) -> ArenaDialogue:
         assert self.pool is not None, "bind() gives the job its engines"

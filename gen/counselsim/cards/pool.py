@@ -3,7 +3,8 @@ line and field of the first bad records."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import random
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from counselsim.corpus.storage import atomic_writer
 from counselsim.errors import InputError
 from counselsim.jsonl import DuplicateKey, dumps_line, loads_strict, split_lines
 from counselsim.schemas import RoleCard
+from counselsim.seeds import derive_seed
 
 
 def _field_errors(err: ValidationError) -> list[str]:
@@ -103,3 +105,17 @@ def write_pools(pools: Sequence[tuple[Iterable[RoleCard], str | Path]]) -> None:
             f = stack.enter_context(atomic_writer(str(path)))
             for card in cards:
                 f.write(dumps_line(card.model_dump(mode="json", exclude_none=True)).encode("utf-8"))
+
+
+def card_slots(cards: Sequence[RoleCard], run_seed: int) -> Iterator[tuple[int, RoleCard, int]]:
+    """(slot, card, seed) for slots 0, 1, 2, ...: slots cycle through the cards, each cycle a fresh seeded shuffle,
+    so every card is used once per cycle and the slot -> (card, seed) mapping is the same on every rerun."""
+    ordered = sorted(cards, key=lambda c: c.id)
+    slot = cycle = 0
+    while True:
+        order = list(ordered)
+        random.Random(derive_seed(run_seed, "cycle", cycle)).shuffle(order)
+        for card in order:
+            yield slot, card, derive_seed(run_seed, "session", slot)
+            slot += 1
+        cycle += 1

@@ -47,13 +47,16 @@ class ModelConfig(ConfigSection):
 
 
 class RoleConfig(ConfigSection):
-    IDENTITY = ("model", "temperature", "top_p", "max_tokens", "repetition_penalty")
+    IDENTITY = ("model", "temperature", "top_p", "max_tokens", "repetition_penalty", "stop")
 
     model: str
     temperature: float = Field(default=0.8, ge=0)
     top_p: float = Field(default=0.9, gt=0, le=1)
     max_tokens: int = Field(default=128, ge=1)
     repetition_penalty: float = Field(default=1.0, gt=0)
+    stop: list[str] = Field(default_factory=list, description=(
+        "strings that end a reply where they first appear, e.g. a line break: σ rejects a counselor reply with a "
+        "newline, so stopping there lets the model end on its own instead of being cut at max_tokens"))
 
 
 class RefinementConfig(ConfigSection):

@@ -2,6 +2,7 @@
 of what the corpus is and how it was made, written from the run's manifest and the shards' Arrow schema."""
 from __future__ import annotations
 
+import json
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -175,10 +176,11 @@ def _generation(manifest: dict[str, Any], kind: str) -> list[str]:
     roles = config.get("roles") or {}
     if roles:
         lines += ["", "Each role is played by a model, sampled as follows:", ""]
-        lines += _table(["role", "model", "backend", "temperature", "top_p", "max_tokens", "repetition_penalty"], [
+        lines += _table(["role", "model", "backend", "temperature", "top_p", "max_tokens", "repetition_penalty", "stop"], [
             [role, (models.get(r.get("model")) or {}).get("path", r.get("model")),
              (models.get(r.get("model")) or {}).get("backend", ""), r.get("temperature"), r.get("top_p"),
-             r.get("max_tokens"), r.get("repetition_penalty", 1.0)] for role, r in roles.items()])
+             r.get("max_tokens"), r.get("repetition_penalty", 1.0), json.dumps(r.get("stop") or [])]
+            for role, r in roles.items()])
     lines += _rpc_method(config, manifest) if kind == "rpc" else _simpsydial_method(config)
     if kind == "arena":
         lines += arena_card.method(config)
@@ -274,9 +276,7 @@ def render(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: in
         "",
         "## Uses and limitations",
         "",
-        "The dialogues are machine-generated role play, not records of real counseling, and were not reviewed by "
-        "clinicians. They are meant for research and for training and evaluating dialogue models; they are not "
-        "clinical advice and must not be used to assess or treat anyone.",
+        _provenance_note(manifest, kind),
         "",
         "## License",
         "",
@@ -290,6 +290,20 @@ def render(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: in
     ]
     header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
     return f"---\n{header}---\n\n" + "\n".join(body)
+
+
+def _provenance_note(manifest: dict[str, Any], kind: str) -> str:
+    """Whose text the dialogues are: machine-generated role play, imported text, or imported text partly rewritten."""
+    use = ("They are meant for research and for training and evaluating dialogue models; they are not clinical advice "
+           "and must not be used to assess or treat anyone.")
+    if kind == "import":
+        return ("The dialogues are the source's text, imported unchanged; counselsim did not generate or review them, "
+                "and what they are (real or simulated counseling) and who may use them is the source's to say. " + use)
+    if kind == "rpc" and (manifest.get("input_corpus") or {}).get("import"):
+        return ("The dialogues are the imported source's text, except the rewritten client turns and the regenerated "
+                "counselor replies, which are machine-generated; none was reviewed by clinicians. " + use)
+    return ("The dialogues are machine-generated role play, not records of real counseling, and were not reviewed by "
+            "clinicians. " + use)
 
 
 def write_dataset_card(out: str, manifest: dict, schema: pa.Schema) -> None:

@@ -18,6 +18,8 @@ class Sampling:
     top_p: float = 0.9
     max_tokens: int = 128
     repetition_penalty: float = 1.0
+    # Strings that end the reply where they first appear (not included); finish_reason stays "stop".
+    stop: tuple[str, ...] = ()
     seed: int | None = None
     # Structured output: a JSON schema or a fixed list of choices. Backends without guided decoding ignore
     # these and the caller parses strictly (see Engine.supports_structured_output).
@@ -47,6 +49,9 @@ class Engine(Protocol):
     # Sequences the engine decodes at once (vLLM's max_num_seqs, a transformers batch), or None when unknown
     # (a remote endpoint). By default the pipeline keeps 1.5x this many sessions in flight per replica.
     max_batch: int | None
+    # time.monotonic() of the engine's last generated output, for engines that stream it step by step (vLLM);
+    # None when unknown. The stall watch reads it, so a slow engine that is still producing tokens is not stalled.
+    last_output_at: float | None
 
     async def generate(self, messages: list[Message], sampling: Sampling) -> Completion: ...
 

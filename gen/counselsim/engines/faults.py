@@ -58,6 +58,10 @@ class FaultyEngine:
             await asyncio.sleep((time.monotonic() - t0) * (f.slow_factor - 1))
         return out
 
+    @property
+    def last_output_at(self) -> float | None:
+        return self.inner.last_output_at
+
     async def stats(self) -> dict[str, Any]:
         return {**await self.inner.stats(), "injected_faults": dict(self.injected)}
 

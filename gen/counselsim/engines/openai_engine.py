@@ -16,6 +16,7 @@ class OpenAIEngine:
         # Guided decoding through `structured_outputs` is a vLLM server extension; turn it off for other servers.
         self.supports_structured_output = structured_output
         self.max_batch = None  # the server batches; its capacity is not visible from here
+        self.last_output_at = None  # replies are not streamed: the stall watch goes by finished calls
         self.client = AsyncOpenAI(base_url=base_url, api_key=os.environ.get(api_key_env, "EMPTY"), timeout=timeout_s,
                                   max_retries=0)  # retries are ours (tenacity), not the client's
         self._completion_tokens = 0
@@ -38,6 +39,7 @@ class OpenAIEngine:
                 top_p=sampling.top_p,
                 max_tokens=sampling.max_tokens,
                 seed=sampling.seed,
+                stop=list(sampling.stop) or None,
                 extra_body=extra or None,
             )
         except openai.BadRequestError as e:

@@ -193,6 +193,10 @@ class LocalEnginePool:
         except asyncio.TimeoutError as e:
             raise EngineError(f"retries exhausted: timeout after {self.cfg.retry.timeout_s}s") from e
 
+    def last_output_at(self) -> float | None:
+        """The latest output any of these engines produced (Engine.last_output_at), or None when none says."""
+        return max((t for e in self.engines.values() if (t := e.last_output_at) is not None), default=None)
+
     async def stats(self) -> dict[str, list[dict[str, Any]]]:
         return {name: [await e.stats()] for name, e in self.engines.items()}
 

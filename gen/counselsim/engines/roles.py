@@ -41,7 +41,7 @@ def sampling_for(role: RoleConfig, **overrides: Any) -> Sampling:
     """THE place a Sampling is built from a role config; `overrides` set seed, json_schema, choices or a retry
     temperature."""
     fields: dict[str, Any] = {"temperature": role.temperature, "top_p": role.top_p, "max_tokens": role.max_tokens,
-                              "repetition_penalty": role.repetition_penalty}
+                              "repetition_penalty": role.repetition_penalty, "stop": tuple(role.stop)}
     return Sampling(**{**fields, **overrides})
 
 

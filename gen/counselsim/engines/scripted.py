@@ -32,6 +32,7 @@ def default_script(messages: list[Message], sampling: Sampling) -> str:
 
 class ScriptedEngine:
     supports_structured_output = False
+    last_output_at = None  # replies are not streamed: the stall watch goes by finished calls
 
     def __init__(self, script: Script | None = None, delay_s: float = 0.0, max_batch: int | None = None,
                  **_: Any) -> None:
@@ -50,6 +51,8 @@ class ScriptedEngine:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             text = self.script(messages, sampling)
+            cut = min((i for s in sampling.stop if (i := text.find(s)) >= 0), default=-1)
+            text = text if cut < 0 else text[:cut]  # as a real engine ends a reply on a stop string
         finally:
             self.in_flight -= 1
         prompt_tokens = sum(len(m["content"].split()) for m in messages)

@@ -29,6 +29,7 @@ class TransformersEngine:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(local, dtype=getattr(torch, dtype)).eval()
         self.max_batch = batch_size
+        self.last_output_at: float | None = None  # set as each batch finishes (generate is not streamed)
         self.batch_wait_s = batch_wait_s
         self.max_model_len = max_model_len
         self._queue: asyncio.Queue | None = None
@@ -95,17 +96,22 @@ class TransformersEngine:
                 top_p=sampling.top_p if sampling.temperature > 0 else None,
                 repetition_penalty=sampling.repetition_penalty,
                 pad_token_id=self.tokenizer.pad_token_id,
+                **({"stop_strings": list(sampling.stop), "tokenizer": self.tokenizer} if sampling.stop else {}),
             )
         results = []
         for prompt, row in zip(prompts, out[:, width:].tolist()):
             tokens = _until_eos(row, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             finish = "length" if len(tokens) == max_new else "stop"
+            cut = min((i for s in sampling.stop if (i := text.find(s)) >= 0), default=-1)
+            if cut >= 0:  # generation stopped on a stop string: the reply ends before it, as in vLLM
+                text, finish = text[:cut], "stop"
             results.append(Completion(text=text, prompt_tokens=len(prompt), completion_tokens=len(tokens),
                                       finish_reason=finish))
         self._batches += 1
         self._batched_requests += len(prompts)
         self._generation_tokens += sum(r.completion_tokens for r in results)
+        self.last_output_at = time.monotonic()
         return results
 
     async def stats(self) -> dict[str, Any]:
@@ -121,7 +127,7 @@ class TransformersEngine:
 
 
 def _batch_key(s: Sampling) -> tuple:
-    return (s.temperature, s.top_p, s.max_tokens, s.repetition_penalty)
+    return (s.temperature, s.top_p, s.max_tokens, s.repetition_penalty, s.stop)
 
 
 def _until_eos(tokens: list[int], eos: int | None, pad: int | None) -> list[int]:

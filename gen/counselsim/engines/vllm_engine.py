@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Any
 
@@ -78,6 +79,7 @@ class VLLMEngine:
         self.tokenizer = self.engine.get_tokenizer()
         self.max_model_len = self.engine.model_config.max_model_len
         self.max_batch = self.engine.vllm_config.scheduler_config.max_num_seqs
+        self.last_output_at: float | None = None
 
     async def generate(self, messages: list[Message], sampling: Sampling) -> Completion:
         from vllm import SamplingParams, TokensPrompt
@@ -97,12 +99,14 @@ class VLLMEngine:
             max_tokens=min(sampling.max_tokens, self.max_model_len - len(ids)),
             seed=sampling.seed,
             repetition_penalty=sampling.repetition_penalty,
+            stop=list(sampling.stop) or None,
             structured_outputs=structured,
         )
         final = None
         try:
             async for out in self.engine.generate(TokensPrompt(prompt_token_ids=ids), params, uuid.uuid4().hex):
                 final = out
+                self.last_output_at = time.monotonic()
         except ValueError as e:  # vLLM's own input validation, e.g. a prompt beyond the context
             raise ContextOverflowError(str(e)) from None
         except Exception as e:

@@ -34,7 +34,7 @@ class Report:
     outcomes: list[Finished | Failed]
     in_flight: int
     pending_calls: int  # engine calls started and not returned
-    silent_s: float  # seconds since an engine call last returned output (or since the first call was made)
+    silent_s: float  # seconds since the engines last produced output (CallWatch.silent_s)
     job_state: dict[str, Any] | None  # the job's worker_state() since the last exchange, for a WorkerState job
 
 
@@ -48,6 +48,13 @@ class CallWatch:
 
     def supports_structured_output(self, role: str) -> bool:
         return self.inner.supports_structured_output(role)
+
+    def silent_s(self) -> float:
+        """Seconds without output: since the last call returned or, for engines that stream (vLLM inside this
+        worker), since the last generated token, whichever is later. A slow engine still producing is not silent."""
+        streamed = getattr(self.inner, "last_output_at", None)
+        last = max(self.last_output, streamed() or 0.0) if streamed else self.last_output
+        return time.monotonic() - last
 
     async def call(self, role: str, key: str, messages: list[Message], sampling: Sampling) -> Completion:
         if self.pending == 0:
@@ -126,7 +133,7 @@ class SessionWorker:
                 break
         out, self.finished = self.finished, []
         job_state = self.job.worker_state() if isinstance(self.job, WorkerState) else None
-        return Report(out, len(self.tasks), self.watch.pending, time.monotonic() - self.watch.last_output, job_state)
+        return Report(out, len(self.tasks), self.watch.pending, self.watch.silent_s(), job_state)
 
     async def stats(self) -> dict[str, list[dict[str, Any]]]:
         return await self.pool.stats()

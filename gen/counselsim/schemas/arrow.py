@@ -51,6 +51,7 @@ ROLE_MODEL = pa.struct(
         ("top_p", pa.float64()),
         ("max_tokens", pa.int32()),
         ("repetition_penalty", pa.float64()),
+        ("stop", pa.list_(pa.string())),
     ]
 )
 

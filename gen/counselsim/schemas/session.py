@@ -55,6 +55,7 @@ class RoleModel(_Strict):
     top_p: float
     max_tokens: int
     repetition_penalty: float
+    stop: list[str] = Field(default_factory=list, description="strings that ended a reply where they appeared")
 
 
 class Session(_Strict):

@@ -1,20 +1,18 @@
 """The SimPsyDial generation job: one work item per session slot, one `session` record per finished session."""
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from counselsim.cards.pool import load_pools
+from counselsim.cards.pool import card_slots, load_pools
 from counselsim.config import PipelineConfig
 from counselsim.engines.roles import Caller
 from counselsim.runtime.job import WorkItem
 from counselsim.schemas import RoleCard, Session
 from counselsim.schemas.arrow import SESSION_SCHEMA
-from counselsim.seeds import derive_seed
 from counselsim.simpsydial.session import SessionPlan, simulate
 
 
@@ -37,28 +35,17 @@ class SimPsyDialJob:
     def validate(self) -> None:
         """Load and check every role card of the configured pools (InputError names file, line and field)."""
         cards = load_pools(self.cfg.role_cards.pools, self.cfg.role_cards.languages)
-        self.cards = sorted(cards, key=lambda c: c.id)
+        self.cards = cards
 
     def bind(self, pool: Caller, run_id: str) -> None:
         self.pool = pool
         self.run_id = run_id
 
     def plan(self) -> Iterator[WorkItem]:
-        """Slots cycle through the pool; each cycle is a fresh seeded shuffle, so every card is used once per
-        cycle and the slot -> (card, seed) mapping is the same on every rerun."""
         assert self.cards, "validate() loads the role cards"
-        slot = 0
-        cycle = 0
-        while True:
-            order = list(self.cards)
-            random.Random(derive_seed(self.cfg.run.seed, "cycle", cycle)).shuffle(order)
-            for card in order:
-                session_id = f"{self.prefix}-{slot:07d}"
-                plan = SessionPlan(slot=slot, session_id=session_id, card=card,
-                                   seed=derive_seed(self.cfg.run.seed, "session", slot))
-                yield WorkItem(key=session_id, slot=slot, payload=plan)
-                slot += 1
-            cycle += 1
+        for slot, card, seed in card_slots(self.cards, self.cfg.run.seed):
+            session_id = f"{self.prefix}-{slot:07d}"
+            yield WorkItem(key=session_id, slot=slot, payload=SessionPlan(slot, session_id, card, seed))
 
     async def process(self, item: WorkItem) -> Session:
         assert self.pool is not None, "bind() gives the job its engines"

@@ -33,7 +33,7 @@ class SessionPlan:
 def role_model(cfg: PipelineConfig, role: RoleConfig) -> RoleModel:
     model = cfg.models[role.model]
     return RoleModel(model=model.path, backend=model.backend, temperature=role.temperature, top_p=role.top_p,
-                     max_tokens=role.max_tokens, repetition_penalty=role.repetition_penalty)
+                     max_tokens=role.max_tokens, repetition_penalty=role.repetition_penalty, stop=role.stop)
 
 
 async def simulate(plan: SessionPlan, cfg: PipelineConfig, pool: Caller, run_id: str) -> Session:

@@ -81,6 +81,16 @@ def test_sampling_carries_every_role_field_and_the_overrides():
     assert (s.seed, s.temperature, s.choices, s.repetition_penalty) == (5, 0.9, ("1", "2"), PENALTY)
 
 
+def test_stop_strings_reach_the_engine_and_end_the_reply_there():
+    from counselsim.engines.scripted import ScriptedEngine
+
+    role = RoleConfig(model="m", stop=["\n"])
+    assert sampling_for(role).stop == ("\n",)
+    engine = ScriptedEngine(script=lambda messages, sampling: "I hear you.\nHere is more.")
+    out = asyncio.run(engine.generate([{"role": "user", "content": "hi"}], sampling_for(role)))
+    assert (out.text, out.finish_reason) == ("I hear you.", "stop")
+
+
 def test_seeds_depend_on_the_item_and_call_not_on_the_replica():
     def seeds(key):
         pool = Recording(dialogue)
