@@ -16,22 +16,31 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from counselsim.config import PipelineConfig
+from counselsim.corpus.records import read_sessions
 from counselsim.engines.meter import StageMeter
 from counselsim.engines.roles import Caller, RoleCaller
 from counselsim.errors import InputError
 from counselsim.feedback import agreement as agreement_metrics
-from counselsim.feedback.judge import ROLE as JUDGE, STAGE, Judge
+from counselsim.feedback.judge import ROLE as JUDGE
+from counselsim.feedback.judge import STAGE, Judge
 from counselsim.feedback.prompts import check_prompts
 from counselsim.feedback.selection import SelectionCounts, select
 from counselsim.feedback.settings import FeedbackSettings
-from counselsim.feedback.source import read_sessions
 from counselsim.rpc import render as rpc_render
-from counselsim.rpc.labeler import BINARY, FINE, ROLE as LABELER, Labeler
+from counselsim.rpc.labeler import BINARY, FINE, Labeler
+from counselsim.rpc.labeler import ROLE as LABELER
 from counselsim.rpc.taxonomy import Taxonomy, load_taxonomy
 from counselsim.runtime.job import Dropped, WorkItem
-from counselsim.schemas.feedback import FEEDBACK_SCHEMA, MECHANISMS, FeedbackRecord, item_id
+from counselsim.schemas.feedback import (
+    FEEDBACK_SCHEMA,
+    MECHANISMS,
+    FeedbackRecord,
+    item_id,
+)
 from counselsim.schemas.session import Session
 from counselsim.seeds import derive_seed
+
+INPUT_TYPES = ("session", "rpc_session")  # any session corpus, generated or imported, or an rpc corpus
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +90,7 @@ class FeedbackJob:
         seen: dict[str, str] = {}
         kind, languages = None, set()
         selection = SelectionCounts()
-        for kind, shard, i, session in read_sessions(self.cfg.run.input):
+        for kind, shard, i, session in read_sessions(self.cfg.run.input, INPUT_TYPES):
             if session.session_id in seen:
                 raise InputError(f"{shard}: record {i}: field 'session_id': '{session.session_id}' also occurs in "
                                  f"{seen[session.session_id]}")
@@ -125,7 +134,7 @@ class FeedbackJob:
     # --- the work ----------------------------------------------------------------------------------------------
     def plan(self) -> Iterator[WorkItem]:
         assert self.corpus_labels is not None, "validate() decides the label source"
-        for _, _, _, session in read_sessions(self.cfg.run.input):
+        for _, _, _, session in read_sessions(self.cfg.run.input, INPUT_TYPES):
             rows = self._rows(session)
             for candidate in select(rows, self.corpus_labels).candidates:
                 yield WorkItem(key=item_id(session.session_id, candidate.turn), slot=session.slot,

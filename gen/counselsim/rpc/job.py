@@ -9,14 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from counselsim.config import PipelineConfig, format_validation_error
-from counselsim.corpus.shards import load_manifest, read_corpus
+from counselsim.config import PipelineConfig
+from counselsim.corpus.records import InputSummary, read_sessions, validate_sessions
+from counselsim.corpus.shards import load_manifest
 from counselsim.engines.meter import StageMeter
 from counselsim.engines.roles import Caller, RoleCaller
 from counselsim.errors import InputError
@@ -29,7 +27,7 @@ from counselsim.rpc.settings import RPCSettings, budget_warnings
 from counselsim.rpc.taxonomy import Taxonomy, load_taxonomy
 from counselsim.runtime.job import WorkItem
 from counselsim.schemas import Session
-from counselsim.schemas.arrow import RPC_SESSION_SCHEMA, SESSION_SCHEMA
+from counselsim.schemas.arrow import RPC_SESSION_SCHEMA
 from counselsim.schemas.rpc import RPCSession
 from counselsim.seeds import derive_seed
 
@@ -40,35 +38,6 @@ STAGE_UNITS = {"profile": "session", "plan": "session drawn for an episode and p
                "label_fine": "resistant client turn"}
 
 
-@dataclass
-class InputSummary:
-    sessions: int = 0
-    shards: int = 0
-    languages: set[str] = field(default_factory=set)
-
-
-def _session(shard: str, i: int, row: dict[str, Any]) -> Session:
-    where = f"{shard}: record {i} (session_id {row.get('session_id')!r})"
-    try:
-        session = Session.model_validate(row)
-    except ValidationError as e:
-        raise InputError(format_validation_error(where, e)) from None
-    for k, turn in enumerate(session.turns):
-        if turn.index != k:
-            raise InputError(f"{where}: field 'turns.{k}.index': expected {k}, got {turn.index}")
-    return session
-
-
-def read_sessions(path: str) -> Iterator[tuple[str, int, Session]]:
-    """(shard, row, session) for every session of the corpus at `path`; InputError names file, record, field."""
-    for shard, table in read_corpus(path, expected="session"):
-        missing = [name for name in SESSION_SCHEMA.names if name not in table.column_names]
-        if missing:
-            raise InputError(f"{shard}: missing session fields {missing}")
-        for i, row in enumerate(table.to_pylist()):
-            yield shard, i, _session(shard, i, row)
-
-
 def input_provenance(path: str) -> dict[str, Any]:
     """How the input corpus was made, from its manifest, for the run's manifest and dataset card: the command and
     run that wrote it and, for an imported corpus (or a dedup of one), its `import` section (format, source)."""
@@ -77,23 +46,6 @@ def input_provenance(path: str) -> dict[str, Any]:
         return {}
     return {k: manifest[k] for k in ("command", "pipeline", "run_id", "config_hash", "created_at", "import")
             if manifest.get(k) is not None}
-
-
-def validate_input(path: str) -> InputSummary:
-    summary = InputSummary()
-    seen: dict[str, str] = {}
-    shards = set()
-    for shard, i, session in read_sessions(path):
-        if session.session_id in seen:
-            raise InputError(f"{shard}: record {i}: field 'session_id': '{session.session_id}' also occurs in "
-                             f"{seen[session.session_id]}")
-        seen[session.session_id] = shard
-        shards.add(shard)
-        summary.languages.add(session.language)
-    if not seen:
-        raise InputError(f"{path}: the input corpus holds no sessions")
-    summary.sessions, summary.shards = len(seen), len(shards)
-    return summary
 
 
 async def transform(session: Session, calls: RoleCaller, cfg: PipelineConfig, settings: RPCSettings,
@@ -143,7 +95,7 @@ class RPCJob:
 
     def validate(self) -> None:
         """The input corpus (every session, ids unique), prompts for its languages, token budgets (warnings)."""
-        self.inputs = validate_input(self.cfg.run.input)
+        self.inputs = validate_sessions(self.cfg.run.input)
         languages = sorted(self.inputs.languages)
         try:
             check_prompts(languages)
@@ -158,7 +110,7 @@ class RPCJob:
         self.config_hash = self.cfg.generation_hash()
 
     def plan(self) -> Iterator[WorkItem]:
-        for _, _, session in read_sessions(self.cfg.run.input):
+        for _, _, _, session in read_sessions(self.cfg.run.input):
             yield WorkItem(key=session.session_id, slot=session.slot, payload=session)
 
     async def process(self, item: WorkItem) -> RPCSession:
