@@ -11,6 +11,7 @@ from typing import Any, Literal
 from counselsim.engines.base import Message
 from counselsim.errors import InputError
 from counselsim.resources import data_path, read_yaml, render
+from counselsim.transcript import transcript
 
 Label = Literal["A", "B"]
 LABELS: tuple[Label, Label] = ("A", "B")
@@ -69,9 +70,7 @@ def language_rules(language: str) -> dict[str, Any]:
 
 
 def render_history(history: Sequence[tuple[str, str]], language: str) -> str:
-    rules = language_rules(language)
-    return "\n".join(render(rules["speaker_format"], speaker=rules["speakers"][who], text=text)
-                     for who, text in history)
+    return transcript(((i, who, text) for i, (who, text) in enumerate(history)), language)
 
 
 def supervisor_messages(language: str, prompt_id: int, history: Sequence[tuple[str, str]],

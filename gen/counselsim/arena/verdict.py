@@ -7,12 +7,11 @@ naming different letters, make the output unparseable. Guided output: a JSON obj
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from counselsim.arena.supervisor import LABELS, Label, language_rules
-from counselsim.engines.parsing import ParseError
+from counselsim.engines.parsing import ParseError, json_object
 
 _LETTER = re.compile(r"(?<![A-Za-z])([AB])(?![A-Za-z])")
 # A parenthetical after the letter echoes the format line ("X (where X belongs to [A, B])"): not a choice.
@@ -59,10 +58,10 @@ def _reason(before_choice: str, reason_markers: list[str]) -> str:
 
 def parse_json(text: str) -> Verdict:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise VerdictError(f"not JSON: {e}") from None
-    if not isinstance(data, dict) or data.get("choice") not in LABELS or not isinstance(data.get("reason"), str):
+        data = json_object(text)
+    except ParseError as e:
+        raise VerdictError(str(e)) from None
+    if data.get("choice") not in LABELS or not isinstance(data.get("reason"), str):
         raise VerdictError(f"expected {{\"reason\": text, \"choice\": \"A\" | \"B\"}}, got {text[:80]!r}")
     return Verdict(data["choice"], data["reason"].strip())
 

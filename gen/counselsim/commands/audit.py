@@ -29,8 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wai", metavar="CONFIG",
                    help="also score the working alliance (WAI-O-S) with the LLM judge of this wai pipeline config "
                         "(e.g. pipelines/wai.yaml): a report section, and per-session scores in "
-                        "<out>/wai_sessions.parquet; finished judge calls are staged in <out>.staging/, so "
-                        "rerunning the same command after a kill makes only the calls not yet made")
+                        "<out>/wai_sessions.parquet; with --reference, the reference corpus is judged too, so WAI "
+                        "stands in the comparison; finished judge calls are staged in <out>.staging/ (the "
+                        "reference's in <out>.reference.staging/), so rerunning the same command after a kill makes "
+                        "only the calls not yet made")
     p.add_argument("--feedback", metavar="DIR",
                    help="a feedback corpus over this one (counselsim run pipelines/feedback.yaml): a section on how "
                         "the counselors handle client resistance")
@@ -53,12 +55,13 @@ def _wai_config(args: argparse.Namespace):
     return cfg
 
 
-def wai_staging(out: str) -> Path:
-    """<report>.staging/: the judge calls made so far, beside the report folder."""
-    return Path(out.rstrip("/") + ".staging")
+def wai_staging(out: str, corpus: str = "") -> Path:
+    """<report>.staging/ (or <report>.<corpus>.staging/ for the reference): the judge calls made so far, beside the
+    report folder."""
+    return Path(out.rstrip("/") + (f".{corpus}" if corpus else "") + ".staging")
 
 
-def _score_wai(cfg, args: argparse.Namespace, frames):
+def _score_wai(cfg, args: argparse.Namespace, frames, corpus: str = ""):
     import asyncio
 
     from counselsim.audit.wai_job import WaiJob, open_staging
@@ -66,7 +69,7 @@ def _score_wai(cfg, args: argparse.Namespace, frames):
 
     job = WaiJob(frames, cfg)
     job.validate()
-    staging, run_id = open_staging(job, wai_staging(args.out), args.out)
+    staging, run_id = open_staging(job, wai_staging(args.out, corpus), args.out)
     asyncio.run(run_job(cfg, job, staging, run_id, args.address, in_flight=cfg.stages.wai.concurrency))
     result = job.result(staging)
     event(log, "wai scored", judge=result.judge, sessions=result.sessions.height, calls=len(result.calls),
@@ -108,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:  # no such folder, or a hub id that is not in the local cache
         raise InputError(f"--embedding-model {args.embedding_model}: cannot be loaded ({e})") from None
     wai = _score_wai(wai_cfg, args, frames) if wai_cfg else None
+    if wai_cfg and reference is not None:
+        reference.wai = _score_wai(wai_cfg, args, reference.frames, corpus="reference")
     report = build_report(frames, manifest, embedder, args.seed, source=args.input, wai=wai,
                           feedback=feedback, reference=reference, arena=arena)
     write_report(report, args.out)

@@ -50,3 +50,23 @@ def test_audit_puts_the_reference_beside_the_corpus(tmp_path):
     assert "## Comparison with the reference corpus" in md and "reference_client_en.png" in md
     assert (out / "figures" / "reference_turn_en.png").exists()
     assert "Comparison with the reference corpus" in (out / "report.html").read_text()
+
+
+def test_with_a_judge_both_corpora_are_judged_and_wai_stands_in_the_comparison(repo, tmp_path, monkeypatch):
+    """`audit --reference --wai`: the reference is judged too (its calls staged apart), so the comparison holds a
+    row per WAI factor."""
+    from counselsim.engines import scripted
+
+    monkeypatch.setattr(scripted, "default_script", lambda messages, sampling: "Score 6 of 7")
+    corpus(tmp_path / "a", [3, 4])
+    corpus(tmp_path / "b", [10, 12])
+    out = tmp_path / "report"
+    judge = ["--wai", str(repo / "pipelines" / "wai.yaml"), "--set", "models.default.backend=scripted",
+             "--set", "models.default.path=scripted", "--set", "run.executor=local", "--set", "stages.wai.rounds=1"]
+    assert main(["audit", "--input", str(tmp_path / "a"), "--reference", str(tmp_path / "b"), "--out", str(out),
+                 "--embedding-model", "none", *judge]) == 0
+    section = json.loads((out / "metrics.json").read_text())["Comparison with the reference corpus"]
+    tests = {row["metric"]: row for row in section["Corpus against reference"]}
+    wai_rows = [m for m in tests if m.startswith("WAI ")]
+    assert wai_rows and all(tests[m]["corpus_n"] == 2 and tests[m]["reference_n"] == 2 for m in wai_rows)
+    assert (tmp_path / "report.staging").is_dir() and (tmp_path / "report.reference.staging").is_dir()
