@@ -8,7 +8,6 @@ import pytest
 from counselsim.cli import main
 from counselsim.commands.verify import verify
 from counselsim.schemas.arrow import table_to_sessions
-from counselsim.corpus import storage
 from helpers import SAMPLE
 
 GOOD = [{"role": "client", "content": "你好"}, {"role": "counselor", "content": "你好，最近怎么样？"},
