@@ -33,6 +33,7 @@ def _write_rejected(rejected: list[importer.Rejected], path: Path) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    claim_file(args.out, [args.folder], args.overwrite)
     result = IMPORTERS[args.format](args.folder, args.complaints, args.id_prefix)
     out = Path(args.out)
     if result.rejected and (not args.skip_invalid or not result.cards):
@@ -148,6 +149,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--skip-invalid", action="store_true",
                      help="write the valid cards and list the invalid ones with their problems in "
                           "<out>.rejected.jsonl, instead of writing nothing when any card is invalid")
+    imp.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     imp.set_defaults(handler=_import)
 
     stats = sub.add_parser("stats", help="counts by language, gender, age, occupation, resistance and topic, and "

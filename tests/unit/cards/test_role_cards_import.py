@@ -253,8 +253,19 @@ def test_skip_invalid_writes_the_valid_cards_and_a_report_of_the_others(tmp_path
     assert [(p["line"], p["field"]) for p in rejected["problems"]] == [(12, "big_five.neuroticism")]
     # A later clean import into the same pool leaves no stale report behind.
     (folder / "role_cards" / "1.txt").unlink()
-    assert _import(folder, out) == 0
+    assert _import(folder, out, "--overwrite") == 0
     assert not (tmp_path / "pool.rejected.jsonl").exists()
+
+
+def test_an_existing_pool_is_replaced_only_with_overwrite(tmp_path, capsys):
+    folder = _release(tmp_path, {"0.txt": VALID_CARD})
+    out = tmp_path / "pool.jsonl"
+    out.write_text("kept\n", encoding="utf-8")
+    assert _import(folder, out) == 2
+    assert f"{out}: exists; --overwrite replaces it" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "kept\n"
+    assert _import(folder, out, "--overwrite") == 0
+    assert [c.id for c in load_pool(out)] == ["ia-0"]
 
 
 def test_skip_invalid_with_no_valid_card_writes_nothing(tmp_path, capsys):
