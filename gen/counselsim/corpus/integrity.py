@@ -179,8 +179,16 @@ def _content_problem(shard: Shard, expected_type: Any) -> str | None:
         return f"record type {found!r}, manifest says {expected_type!r}"
     expected_schema = schema_for(found) if found else None
     if expected_schema is not None and not table.schema.equals(expected_schema, check_metadata=False):
+        written, current = _schema_version(table.schema), _schema_version(expected_schema)
+        if written != current:
+            return (f"written with {found} schema version {written}, this counselsim reads version {current}: "
+                    "make it again, or read it with the counselsim that wrote it")
         return f"schema differs from the {found} schema"
     return None
+
+
+def _schema_version(schema: pa.Schema) -> str:
+    return (schema.metadata or {}).get(b"counselsim.schema_version", b"none").decode()
 
 
 def verified_shards(folder: str) -> list[str]:

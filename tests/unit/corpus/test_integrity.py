@@ -71,3 +71,20 @@ def test_a_malformed_shard_list_names_the_entry_and_field(shards, expected, corp
     edit_manifest(corpus, lambda m: m.update(shards=shards))
     with pytest.raises(InputError, match=expected):
         check_corpus(str(corpus))
+
+
+def test_a_corpus_of_an_older_schema_version_is_named_as_such(corpus):
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    path = corpus / "data" / "shard-00000.parquet"
+    table = pq.read_table(path)
+    old = table.drop_columns(["origin"])
+    old = old.replace_schema_metadata({**table.schema.metadata, b"counselsim.schema_version": b"1"})
+    pq.write_table(old, path)
+    data = path.read_bytes()
+    edit_manifest(corpus, lambda m: m["shards"][0].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest()))
+    assert check_corpus(str(corpus)) == []  # the cheap check reads sizes and hashes only
+    [finding] = check_corpus(str(corpus), deep=True)
+    assert "written with session schema version 1, this counselsim reads version 2" in finding
