@@ -69,6 +69,12 @@ def labeled_table(sessions: list[Session], labels: dict[tuple[str, int], dict], 
         for turn in row["turns"]:
             turn.update({name: None for name in LABEL_FIELDS}, injected=False, regenerated=False)
             turn.update(labels.get((row["session_id"], turn["index"]), {}))
-        row.update(episode=episodes.get(row["session_id"]), profile_5p=PROFILE, source_session_id=row["session_id"],
-                   rpc_run_id="rpc", rpc_config_hash="h", rpc_prompt_tokens=0, rpc_completion_tokens=0)
+        episode = episodes.get(row["session_id"])
+        if episode is not None:  # the planner's fields, for tests about the turns
+            episode = {"planner_reason": "p", "continuation": "rejoined",
+                       "counselor_regenerated": sum(1 for t in row["turns"] if t.get("regenerated")),
+                       "client_regenerated": 0, **episode}
+        row.update(episode=episode, episode_decision="injected" if episode else "declined", profile_5p=PROFILE,
+                   source_session_id=row["session_id"], rpc_run_id="rpc", rpc_config_hash="h", rpc_prompt_tokens=0,
+                   rpc_completion_tokens=0)
     return pa.Table.from_pylist(rows, schema=RPC_SESSION_SCHEMA)

@@ -22,12 +22,14 @@ def rpc_record(session_id: str, slot: int) -> RPCSession:
                 row["text"] = RESISTANT
             row.update(label_binary="resistance" if resists else "collaboration",
                        label="denying.disagreeing" if resists else "collaboration",
-                       label_group="denying" if resists else "collaboration", label_rationale="r", label_status="ok")
+                       label_group="denying" if resists else "collaboration", label_rationale="r", label_status="ok",
+                       reaction_label="defensive" if resists else "non_resistant", reaction_label_rationale="r",
+                       reaction_label_status="ok")
         turns.append(row)
     return RPCSession.model_validate({
         **session.model_dump(), "turns": turns,
         "profile_5p": dict.fromkeys(("presenting", "predisposing", "precipitating", "perpetuating", "protective"), "x"),
-        "episode": None, "source_session_id": session_id, "rpc_run_id": "rpc", "rpc_config_hash": "h",
+        "episode": None, "episode_decision": "declined", "source_session_id": session_id, "rpc_run_id": "rpc", "rpc_config_hash": "h",
         "rpc_prompt_tokens": 0, "rpc_completion_tokens": 0})
 
 

@@ -21,8 +21,10 @@ def role_of(system: str) -> str:
         return "labeler"
     if "5P model" in system:
         return "profiler"
-    if "client resistance" in system:  # the episode planner and the rewriter
+    if "client resistance" in system or '"follows"' in system:  # the planner, the rewriter, the rejoin check
         return "rewriter"
+    if "you are a client" in system:  # a client turn regenerated after an episode
+        return "client"
     return "counselor"
 
 

@@ -24,8 +24,7 @@ TURNS = 8  # the first 4 exchanges of each: room for an episode, short enough fo
 SMALL = {
     "run.executor": "local", "run.progress": "false",
     "models.default.env.VLLM_CPU_KVCACHE_SPACE": '"1"',
-    "stages.rpc.injection.rate": "1.0",  # imported cards have no resistance level: drawn at the plain rate
-    "stages.rpc.injection.planner_can_decline": "false",
+    "stages.rpc.injection.rate": "1.0",  # imported cards have no level: their target is the plain rate
     "stages.rpc.injection.max_turns": "1", "stages.rpc.injection.window_turns": "4",
     "stages.rpc.injection.context_turns": "4", "stages.rpc.injection.max_chars_per_turn": "100",
     "stages.rpc.injection.reasoning_max_chars": "40", "stages.rpc.injection.response_max_chars_zh": "40",
@@ -35,7 +34,7 @@ SMALL = {
     "stages.rpc.labeler.shots": "0", "stages.rpc.labeler.context_turns": "2", "stages.rpc.labeler.max_chars_per_turn": "100",
     "stages.rpc.labeler.reason_max_chars": "40",
     "roles.profiler.max_tokens": "320", "roles.rewriter.max_tokens": "256", "roles.labeler.max_tokens": "128",
-    "roles.counselor.max_tokens": "96", "session.refinement.max_attempts": "6",
+    "roles.counselor.max_tokens": "96", "roles.client.max_tokens": "96", "session.refinement.max_attempts": "6",
 }
 
 
@@ -67,9 +66,13 @@ def test_rpc_on_imported_release_dialogues_on_the_embedded_model(tmp_path):
             if turn["speaker"] == "client":
                 assert turn["label_status"] in ("ok", "unparseable")
                 assert (turn["label"] in taxonomy.labels) if turn["label_status"] == "ok" else turn["label"] is None
-        if row["episode"]:
-            assert {t["index"] for t in row["turns"] if t["regenerated"]} == \
-                   {i + 1 for i in row["episode"]["turn_indices"]}
+        episode = row["episode"]
+        assert (episode is not None) == (row["episode_decision"] == "injected")
+        if episode:
+            regenerated = {t["index"] for t in row["turns"] if t["regenerated"]}
+            assert {i + 1 for i in episode["turn_indices"]} <= regenerated
+            if episode["continuation"] != "regenerated":
+                assert regenerated == {i + 1 for i in episode["turn_indices"]}
     check = manifest["self_check"]
     assert check["client_turns"] == check["labeled"] + check["unparseable"] == sum(
         t["speaker"] == "client" for row in rows for t in row["turns"])
@@ -77,5 +80,6 @@ def test_rpc_on_imported_release_dialogues_on_the_embedded_model(tmp_path):
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "imported by `counselsim import --format interactive-agents`" in readme and str(release) in readme
     print(json.dumps({"counts": counts, "drops": manifest["drops"], "plan": manifest["stage_throughput"].get("plan"),
+                      "episodes": manifest["episodes"],
                       "self_check": {k: check[k] for k in ("client_turns", "labeled", "unparseable")},
                       "wall_s": manifest["throughput"]["wall_s"]}, ensure_ascii=False, indent=1))

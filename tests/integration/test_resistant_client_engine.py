@@ -1,13 +1,22 @@
 """The resistant live client on the real vLLM backend with the embedded SmolLM2-135M: the profile and every client
 turn come from guided JSON, the type is one of the seven, the counselor sees the utterance only. A 135M toy says
-nothing about the quality of the reasoning; this checks that the path works end to end."""
+nothing about the quality of the reasoning; this checks that the path works end to end, and that the labeler is
+scored against the types the clients declared."""
 from __future__ import annotations
 
+import json
+
 import pytest
+from counselsim.engines.roles import RoleCaller
+from counselsim.rpc.labeler import Labeler
+from counselsim.rpc.rewriter import draft_rows
+from counselsim.rpc.selfcheck import self_check
+from counselsim.rpc.taxonomy import load_taxonomy
 from counselsim.runtime.job import Dropped
 from counselsim.schemas.reasoning import COOPERATIVE_REACTIONS, RESISTANT_REACTIONS
 from counselsim.simpsydial.session import SessionPlan, simulate
 from helpers import card, config
+from rpc_builders import rpc_config
 
 pytestmark = pytest.mark.engine
 
@@ -54,3 +63,21 @@ def test_two_resistant_sessions_on_the_embedded_model(vllm_engine):
         shown = " ".join(m["content"] for role, msgs in recorder.calls if role == "counselor" for m in msgs)
         for turn in reasoned:
             assert turn.motivation.situation_awareness not in shown
+
+    # The labeler scored against the types the live clients declared (the self-check's gold on such corpora).
+    rpc = rpc_config(labeler={"reason_max_chars": 120, "shots": 0})
+    rpc.roles["labeler"].max_tokens, rpc.roles["labeler"].temperature = 96, 0.0
+    calls = RoleCaller(vllm_engine, rpc.roles, "label-live", 5)
+    labeler = Labeler(load_taxonomy(), rpc.stages.rpc.labeler)
+    rows = []
+    for session in sessions:
+        session_rows = draft_rows(session)
+        vllm_engine.run(labeler.label_session(calls, "en", session_rows))
+        rows += session_rows
+    declared = [r for r in rows if r["reaction_source"] == "declared"]
+    assert len(declared) == sum(t.reaction_type is not None for s in sessions for t in s.turns)
+    check = self_check(rows, load_taxonomy())["reaction_label"]["declared"]
+    assert check["support"] == len(declared)
+    assert sum(check["confusion"][g].get(p, 0) for g in check["confusion"] for p in check["confusion"][g]) == \
+        len(declared)
+    print(json.dumps({"declared_gold": check["macro"], "confusion": check["confusion"]}))

@@ -42,10 +42,11 @@ def test_an_rpc_run_on_workers_reports_every_stage(tmp_path, ray_with_scripts):
         "pipeline": "rpc",
         "run": {"input": source, "output": str(tmp_path / "out"), **RAY_RUN},
         "models": {"m": SCRIPTED},
-        "roles": {r: {"model": "m", "max_tokens": 256} for r in ("counselor", "profiler", "rewriter", "labeler")},
+        "roles": {r: {"model": "m", "max_tokens": 256} for r in ("client", "counselor", "profiler", "rewriter",
+                                                                  "labeler")},
         "retry": RETRY,
         "stages": {"dedup": {"enabled": False},
-                   "rpc": {"injection": {"rate": 1.0, "level_weights": every_level, "planner_can_decline": False}}},
+                   "rpc": {"injection": {"rate": 1.0, "level_weights": every_level}}},
     }, "test_worker_state_ray")
     manifest = run_pipeline(cfg)
 
@@ -54,6 +55,7 @@ def test_an_rpc_run_on_workers_reports_every_stage(tmp_path, ray_with_scripts):
     assert throughput["profile"]["items"] == 4 and throughput["profile"]["items_per_s"] > 0
     assert throughput["label_binary"]["items"] == 4 * 6  # every client turn of every session
     assert throughput["rewrite"]["items"] >= 4 and throughput["plan"]["outcomes"] == {"injected": 4}
+    assert manifest["episodes"]["decisions"] == {"injected": 4}  # the workers' records, summarised on the driver
     assert throughput["session"]["items"] == 4 and throughput["session"]["wall_s"] > 0
     engines = manifest["engines"]["m"]
     assert len(engines) == 2 and sum(e["items"] for e in engines) == 4  # both groups took part

@@ -135,8 +135,8 @@ def test_a_stage_typo_in_the_file_names_its_line(repo, tmp_path):
 
 
 def test_stage_values_are_checked_at_load(repo):
-    with pytest.raises(InputError, match=r"field 'stages.rpc.injection.type_mix': .*unknown reaction types"):
-        load_config(repo / "pipelines" / "rpc.yaml", [*NEEDS["rpc.yaml"], "stages.rpc.injection.type_mix={angry: 1}"])
+    with pytest.raises(InputError, match=r"field 'stages.rpc.injection.continuation'"):
+        load_config(repo / "pipelines" / "rpc.yaml", [*NEEDS["rpc.yaml"], "stages.rpc.injection.continuation=keep"])
     with pytest.raises(InputError, match=r"field 'stages.build.max_attempts'"):
         load_config(repo / "pipelines" / "role_cards.yaml", ["stages.build.max_attempts=0"])
     with pytest.raises(InputError, match=r"field 'run.max_attempts_factor'.*finite"):

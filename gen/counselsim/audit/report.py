@@ -8,16 +8,26 @@ from typing import Any
 import polars as pl
 
 from counselsim import __version__
-from counselsim.corpus import storage
 from counselsim.audit import fidelity, labels, metrics, plots, run_counts
-from counselsim.audit.document import (Block, Figure, Report, Section, Table, Text, format_value, to_html, to_json,
-                                       to_markdown)
 from counselsim.audit.arena import ArenaAudit, arena_section
+from counselsim.audit.document import (
+    Block,
+    Figure,
+    Report,
+    Section,
+    Table,
+    Text,
+    format_value,
+    to_html,
+    to_json,
+    to_markdown,
+)
 from counselsim.audit.embeddings import Embedder
 from counselsim.audit.feedback import feedback_section
 from counselsim.audit.frames import CorpusFrames
 from counselsim.audit.resistance import has_reaction_types, resistance_section
 from counselsim.audit.wai import WaiResult
+from counselsim.corpus import storage
 
 FIGURES = "figures"
 
@@ -288,7 +298,7 @@ def build_report(frames: CorpusFrames, manifest: dict[str, Any] | None, embedder
     if labels.is_labeled(frames.turns):
         sections.append(labels_section(frames))
     if has_reaction_types(frames.turns):
-        sections.append(resistance_section(frames.sessions, frames.turns))
+        sections.append(resistance_section(frames.sessions, frames.turns, wai.sessions if wai is not None else None))
     if feedback is not None:
         sections.append(feedback_section(feedback))
     if arena is not None:

@@ -102,7 +102,8 @@ class SimPsyDialConfig(PipelineConfig):
 
 
 class RPCConfig(PipelineConfig):
-    ROLES = frozenset({"counselor", "profiler", "rewriter", "labeler"})
+    # client and counselor regenerate the turns after a changed one (counselsim.rpc.continuation)
+    ROLES = frozenset({"client", "counselor", "profiler", "rewriter", "labeler"})
     IDENTITY = (*PipelineConfig.IDENTITY, "session")
 
     pipeline: Literal["rpc"]

@@ -11,8 +11,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import yaml
 
-from counselsim.config import RefinementConfig
 from counselsim.arena import card as arena_card
+from counselsim.config import RefinementConfig
 from counselsim.corpus import storage
 from counselsim.corpus.shards import DATA, SHARD_PATTERN, record_type
 from counselsim.simpsydial import refinement as sigma
@@ -117,9 +117,9 @@ def _simpsydial_method(config: dict[str, Any]) -> list[str]:
     session = config.get("session") or {}
     if session:
         refinement = session.get("refinement") or {}
-        lines += ["", f"Sessions open with a fixed client greeting and alternate client and counselor turns until the "
+        lines += ["", (f"Sessions open with a fixed client greeting and alternate client and counselor turns until the "
                       f"termination rule g ends them or {session.get('max_turn_pairs')} turn pairs; sessions shorter "
-                      f"than {session.get('min_turn_pairs')} pairs are dropped."]
+                      f"than {session.get('min_turn_pairs')} pairs are dropped.")]
         # Both texts are generated from the data files the rules read, so the card cannot disagree with the code.
         limits = RefinementConfig.model_validate(refinement)
         for language in (config.get("role_cards") or {}).get("languages") or ["zh", "en"]:
@@ -135,33 +135,98 @@ def _rpc_method(config: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
     rpc = (config.get("stages") or {}).get("rpc") or {}
     injection = rpc.get("injection") or {}
     labeler = rpc.get("labeler") or {}
-    lines = ["", f"Input corpus: `{(config.get('run') or {}).get('input')}`. The profiler writes a 5P profile "
-                 f"(presenting, predisposing, precipitating, perpetuating, protective) of each session's client. A "
-                 f"share of sessions ({injection.get('rate')} times the weight of the card's resistance level) gets "
-                 f"one resistance episode: up to {injection.get('max_turns')} consecutive client turns rewritten "
-                 f"with one reaction type, each with its motivation reasoning (profile reflection, situation "
-                 f"awareness, reaction decision) and original text kept; counselor replies after a changed turn "
-                 f"are regenerated. The labeler then gives every client turn a binary label (resistance or "
-                 f"collaboration), a fine-grained PsyFIRE behaviour and a rationale "
-                 f"({labeler.get('shots', 0)}-shot prompts)."]
+    lines = ["", (f"Input corpus: `{(config.get('run') or {}).get('input')}`. {_rpc_selection(rpc, manifest)} The "
+                 f"profiler writes a 5P profile (presenting, predisposing, precipitating, perpetuating, protective) "
+                 f"of each session's client.")]
+    lines += ["", *_rpc_episodes(injection, manifest)]
+    lines += ["", (f"The labeler then gives every client turn a binary label (resistance or collaboration), a "
+                  f"fine-grained PsyFIRE behaviour and a rationale, and, beside them, one of the seven RPC reaction "
+                  f"types (controlling, emotional, defensive, avoidant, compliant, non-resistant, facilitative) with "
+                  f"a rationale ({labeler.get('shots', 0)}-shot prompts). A label that could not be parsed is "
+                  f"recorded `unparseable`, never guessed. A reaction type a live resistant client declared in the "
+                  f"input is kept as `reaction_type` (`reaction_source` = declared) beside the labeler's.")]
     imported = (manifest.get("input_corpus") or {}).get("import")
     if imported:
         lines += ["", f"The input sessions were not generated here: they were imported by `counselsim import "
                       f"--format {imported.get('format')}` from `{imported.get('source')}`"
                       + (f" (chief complaints from `{imported['complaints']}`)" if imported.get("complaints") else "")
                       + ". Their role cards are partial (the chief complaint at most), so the prompts show only "
-                        "that, and, having no resistance level, each session was drawn for an episode at the plain "
-                        "rate; regenerated counselor replies use this run's counselor role and system prompt, not "
-                        "one the source kept. Apart from the rewritten and regenerated turns, the text is the "
+                        "that, and, having no resistance level, each session's target share of episodes was the "
+                        "plain rate; regenerated counselor replies use this run's counselor role and system prompt, "
+                        "not one the source kept. Apart from the rewritten and regenerated turns, the text is the "
                         "source's."]
     check = manifest.get("self_check") or {}
     binary = check.get("binary") or {}
     if check:
-        lines += ["", f"Labeler self-check on the {check.get('injected_turns')} injected turns (their reaction type "
+        lines += ["", (f"Labeler self-check on the {check.get('injected_turns')} injected turns (their reaction type "
                       f"is known): binary precision {_fmt(binary.get('precision'))}, recall "
                       f"{_fmt(binary.get('recall'))}, F1 {_fmt(binary.get('f1'))}; "
-                      f"{check.get('unparseable')} of {check.get('client_turns')} client turns unparseable. The "
-                      f"full report is in `manifest.json` under `self_check`."]
+                      f"{check.get('unparseable')} of {check.get('client_turns')} client turns unparseable.")]
+        declared = (check.get("reaction_label") or {}).get("declared") or {}
+        if declared.get("support"):
+            macro = declared.get("macro") or {}
+            lines += ["", (f"Reaction labels against the {declared['support']} types the live clients declared: "
+                          f"macro precision {_fmt(macro.get('precision'))}, recall {_fmt(macro.get('recall'))}, F1 "
+                          f"{_fmt(macro.get('f1'))}; {declared.get('unparseable')} unparseable.")]
+        lines += ["", "The full report, per type, is in `manifest.json` under `self_check`."]
+    return lines
+
+
+def _rpc_selection(rpc: dict[str, Any], manifest: dict[str, Any]) -> str:
+    selection = rpc.get("selection") or {}
+    per_topic, most = selection.get("per_topic"), selection.get("max_sessions")
+    if per_topic is None and most is None:
+        return "Every input session was transformed."
+    report = manifest.get("selection") or {}
+    limits = ", ".join([*([f"at most {per_topic} per topic"] if per_topic is not None else []),
+                        *([f"at most {most} in all, topics interleaved"] if most is not None else [])])
+    counts = (f": {report['selected_sessions']} of {report['input_sessions']} sessions over "
+              f"{len(report.get('selected_topics') or {})} topics" if "selected_sessions" in report else "")
+    return (f"Input sessions were selected across the role cards' topics ({limits}; shuffled within a topic by the "
+            f"run seed){counts}; `manifest.json` has the counts per topic under `selection`.")
+
+
+def _rpc_episodes(injection: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """What the planner decided and how the transcript was kept coherent, in the words of the settings and the
+    manifest's `episodes` and `regeneration_sampling`."""
+    if injection.get("enabled") is False:
+        return [("Label-only pass (`stages.rpc.injection.enabled: false`): no planner call, no episode; the input "
+                "turns are unchanged.")]
+    episodes = manifest.get("episodes") or {}
+    lines = [f"A planner model (the rewriter role) read each session's 5P profile, its card's resistance level, the "
+             f"dialogue and the five resistant reaction types with their definitions, and decided whether the "
+             f"session gets one resistance episode, where, and of which type; it could always decline. The share "
+             f"{injection.get('rate')} times the weight of the card's resistance level (capped at 1) was shown to "
+             f"it as a target, never drawn"
+             + (f": {_fmt(episodes.get('share'))} of sessions got an episode against a target of "
+                f"{_fmt(episodes.get('target'))} (per level in `manifest.json` under `episodes`)"
+                if episodes.get("share") is not None else "")
+             + f". An episode rewrites up to {injection.get('max_turns')} consecutive client turns with the chosen "
+               f"type, each with its motivation reasoning (profile reflection, situation awareness, reaction "
+               f"decision) and original text kept; the counselor reply after each changed turn is regenerated "
+               f"through σ."]
+    mode = injection.get("continuation", "check")
+    how = ("the rewriter judged whether the original next client turn still follows the regenerated counselor "
+           "reply: if so it was kept (`rejoined`), otherwise " if mode == "check" else "")
+    lines += ["", f"After the episode, where an original client turn follows (continuation `{mode}`), {how}every "
+                  "later turn was "
+                  "regenerated in order (`regenerated`): client turns by the client role under the SimPsyDial "
+                  "client prompt of the card, counselor turns through σ, the session ending early on a counselor "
+                  "closing by g. `episode.continuation` says which, `session_end` where nothing original followed; "
+                  "regenerated turns are marked `regenerated` and keep `original_text`."
+                  + (" Continuations: " + ", ".join(f"{n} {k}" for k, n in episodes["continuation"].items())
+                     + f"; {episodes.get('counselor_regenerated')} counselor and "
+                       f"{episodes.get('client_regenerated')} client turns regenerated."
+                     if episodes.get("continuation") else "")]
+    sampling = manifest.get("regeneration_sampling") or {}
+    if sampling:
+        source = ("as the input corpus was generated (its manifest's roles; the counselor and client rows above "
+                  "name only the model)" if sampling.get("source") == "input manifest"
+                  else "as this run's config says (the input recorded no generation sampling)")
+        lines += ["", f"Regenerated turns were sampled {source}: "
+                      + "; ".join(f"{role} temperature {v.get('temperature')}, top_p {v.get('top_p')}, max_tokens "
+                                  f"{v.get('max_tokens')}" for role, v in sampling.items() if isinstance(v, dict))
+                      + "."]
     return lines
 
 
@@ -186,22 +251,22 @@ def _generation(manifest: dict[str, Any], kind: str) -> list[str]:
         lines += arena_card.method(config)
     counts = manifest.get("counts") or {}
     if "attempted" in counts:
-        lines += ["", f"Sessions attempted: {counts.get('attempted')}, written: {counts.get('written')}, "
-                      f"dropped: {counts.get('dropped')}."]
+        lines += ["", (f"Sessions attempted: {counts.get('attempted')}, written: {counts.get('written')}, "
+                      f"dropped: {counts.get('dropped')}.")]
     if "rejections" in manifest:
         rejected = ", ".join(f"{n} {reason}" for reason, n in manifest["rejections"].items())
-        lines += ["", f"Generated replies rejected and regenerated, by reason (over the sessions written): "
-                      f"{rejected or 'none'}."]
+        lines += ["", (f"Generated replies rejected and regenerated, by reason (over the sessions written): "
+                      f"{rejected or 'none'}.")]
     if manifest.get("command") == "dedup":
         removed = ", ".join(f"{n} {reason}" for reason, n in sorted((counts.get("removed") or {}).items()))
-        lines += ["", f"This corpus is `counselsim dedup` of `{manifest.get('input')}`: {counts.get('rows')} of "
-                      f"{counts.get('input')} sessions kept (removed: {removed or 'none'})."]
+        lines += ["", (f"This corpus is `counselsim dedup` of `{manifest.get('input')}`: {counts.get('rows')} of "
+                      f"{counts.get('input')} sessions kept (removed: {removed or 'none'}).")]
     drops = manifest.get("drops") or {}
     if drops:
         lines += ["", *_table(["drop reason", "sessions"], [[k, v] for k, v in sorted(drops.items())])]
     if manifest.get("dedup"):
-        lines += ["", "Near-duplicate and looping sessions were removed by the dedup stage; its report is in "
-                      "`manifest.json` under `dedup`."]
+        lines += ["", ("Near-duplicate and looping sessions were removed by the dedup stage; its report is in "
+                      "`manifest.json` under `dedup`.")]
     versions = manifest.get("versions") or {}
     if versions:
         lines += ["", "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + "."]
@@ -215,9 +280,9 @@ def _imported(manifest: dict[str, Any]) -> list[str]:
              + (f", with the chief complaints in `{spec['complaints']}`" if spec.get("complaints") else "")
              + f": {counts.get('imported')} of {counts.get('input')} records imported, {counts.get('rejected')} "
                "rejected" + (f" (listed in `{spec['rejection_report']}`)." if spec.get("rejection_report") else ".")]
-    lines += ["", "The dialogues were not generated here: each session's `source` names its file and record, its "
+    lines += ["", ("The dialogues were not generated here: each session's `source` names its file and record, its "
                   "role card is partial (the chief complaint at most), and the generation fields (models, seed, "
-                  "termination reason, times) are null. The text is kept exactly as the source has it."]
+                  "termination reason, times) are null. The text is kept exactly as the source has it.")]
     versions = manifest.get("versions") or {}
     if versions:
         lines += ["", "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + "."]
@@ -230,7 +295,8 @@ INTROS = {
                   "counselor, generated with counselsim following the SimPsyDial method.",
     "rpc": "Synthetic counseling dialogues with client resistance, made with counselsim following the RPC method: "
            "sessions of a SimPsyDial-style corpus with a 5P client profile, at most one injected resistance "
-           "episode, and every client turn labeled with a PsyFIRE behaviour and a rationale.",
+           "episode, and every client turn labeled with a PsyFIRE behaviour and one of seven reaction types, each "
+           "with a rationale.",
     "arena": arena_card.INTRO,
 }
 ROW_DESCRIPTIONS = {
@@ -238,10 +304,15 @@ ROW_DESCRIPTIONS = {
               "file, index, the counselor's system prompt if it had one) and a partial role card.",
     "simpsydial": "One row per session: the client's role card, the models that played each role, the turns in "
                   "order (`turns`, each with its speaker and text) and how the session ended.",
-    "rpc": "One row per session: the fields of the input session, its 5P profile (`profile_5p`), the injected "
-           "episode (`episode`: turn indices and reaction type, empty when none) and the turns, each client turn "
-           "with its labels (`label_binary`, `label`, `label_group`, `label_rationale`, `label_status`) and, when "
-           "rewritten, `injected`, `reaction_type`, `motivation` and `original_text`.",
+    "rpc": "One row per session: the fields of the input session, its 5P profile (`profile_5p`), the planner's "
+           "decision (`episode_decision`), the injected episode (`episode`: turn indices, reaction type, the "
+           "planner's reason, the continuation and the regenerated-turn counts; empty when none), the topic it was "
+           "selected under (`topic`) and the turns, each client turn "
+           "with its PsyFIRE labels (`label_binary`, `label`, `label_group`, `label_rationale`, `label_status`), its "
+           "reaction-type label (`reaction_label`, `reaction_label_rationale`, `reaction_label_status`), a declared "
+           "or injected `reaction_type` with its `motivation` and `reaction_source`, and, when rewritten, "
+           "`injected` and `original_text` (a regenerated turn of either speaker: `regenerated` and "
+           "`original_text`).",
     "arena": arena_card.ROW_DESCRIPTION,
 }
 
@@ -260,13 +331,13 @@ def render(manifest: dict[str, Any], schema: pa.Schema, name: str, num_bytes: in
     body = [
         f"# {name}",
         "",
-        f"{INTROS[kind]} {rows} sessions ('{record}' records) in {len(manifest.get('shards', []))} Parquet shards "
-        f"under `{DATA}/`; languages: {', '.join(meta['language']) or 'not recorded'}.",
+        (f"{INTROS[kind]} {rows} sessions ('{record}' records) in {len(manifest.get('shards', []))} Parquet shards "
+        f"under `{DATA}/`; languages: {', '.join(meta['language']) or 'not recorded'}."),
         "",
         "## Dataset structure",
         "",
-        f"{ROW_DESCRIPTIONS[kind]} `manifest.json` holds the run's configuration, counts and the sha256 of every "
-        "shard.",
+        (f"{ROW_DESCRIPTIONS[kind]} `manifest.json` holds the run's configuration, counts and the sha256 of every "
+        "shard."),
         "",
         *_table(["field", "type"], [[f.name, str(f.type)] for f in schema]),
         "",

@@ -8,10 +8,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from counselsim.engines.parsing import ParseError, json_object
-
 
 # --- normalization ----------------------------------------------------------------------------------------------
 
@@ -96,9 +96,11 @@ def string_fields(obj: Mapping[str, Any], keys: Iterable[str], max_chars: int | 
     return out
 
 
-# --- "Behavior: ... / Reason: ..." label outputs (RECAP Tables 8 and 9) --------------------------------------------
+# --- "Behavior: ... / Reason: ..." label outputs (RECAP Tables 8 and 9; "Reaction:" for the reaction types) ------
 
 BEHAVIOR_KEYS = ("behavior", "behaviour", "category", "label", "predicted category", "行为", "类别", "标签", "行为类别")
+# The reaction-type step names its answer "reaction"; the behaviour keys are accepted there too.
+REACTION_KEYS = ("reaction", "reaction type", "reaction_type", "type", "反应", "反应类型", "类型", *BEHAVIOR_KEYS)
 REASON_KEYS = ("reason", "rationale", "explanation", "justification", "理由", "原因", "解释", "依据")
 
 
@@ -106,11 +108,14 @@ def _key_pattern(keys: Iterable[str]) -> str:
     return "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
 
 
-_LINE = re.compile(
-    r"^[\s>*#_\-•\d.)]*[\"']?(?P<key>" + _key_pattern(BEHAVIOR_KEYS + REASON_KEYS) + r")[\"']?\s*(?:\*\*|__)?\s*[:：]"
-    r"\s*(?:\*\*|__)?\s*(?P<value>.*)$",
-    re.I,
-)
+@cache
+def _line_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
+    """A key line: one of `keys` or a reason key, a colon, the value."""
+    return re.compile(
+        r"^[\s>*#_\-•\d.)]*[\"']?(?P<key>" + _key_pattern(keys + REASON_KEYS) + r")[\"']?\s*(?:\*\*|__)?\s*[:：]"
+        r"\s*(?:\*\*|__)?\s*(?P<value>.*)$",
+        re.IGNORECASE,
+    )
 
 
 @dataclass
@@ -119,14 +124,15 @@ class LabelParse:
     reason: str
 
 
-def _field_lines(text: str) -> list[tuple[str, str]]:
-    """(kind, value) per key line, kind "behavior" or "reason"; a reason runs on over the following lines that
-    are not key lines, a behavior whose line is empty takes the next non-empty line."""
+def _field_lines(text: str, keys: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(kind, value) per key line, kind "behavior" (a line of one of `keys`) or "reason"; a reason runs on over
+    the following lines that are not key lines, a behavior whose line is empty takes the next non-empty line."""
+    line = _line_pattern(keys)
     lines = text.splitlines()
     fields: list[tuple[str, str]] = []
     i = 0
     while i < len(lines):
-        m = _LINE.match(lines[i])
+        m = line.match(lines[i])
         if not m:
             i += 1
             continue
@@ -136,12 +142,12 @@ def _field_lines(text: str) -> list[tuple[str, str]]:
         if kind == "behavior" and not value:
             while i < len(lines) and not lines[i].strip():
                 i += 1
-            if i < len(lines) and not _LINE.match(lines[i]):
+            if i < len(lines) and not line.match(lines[i]):
                 value = lines[i].strip()
                 i += 1
         elif kind == "reason":
             more = []
-            while i < len(lines) and not _LINE.match(lines[i]):
+            while i < len(lines) and not line.match(lines[i]):
                 more.append(lines[i].strip())
                 i += 1
             value = " ".join([value, *more])
@@ -149,9 +155,10 @@ def _field_lines(text: str) -> list[tuple[str, str]]:
     return fields
 
 
-def parse_label(text: str, index: AliasIndex, keys_json: tuple[str, str] = ("behavior", "reason")) -> LabelParse:
+def parse_label(text: str, index: AliasIndex, keys: tuple[str, ...] = BEHAVIOR_KEYS) -> LabelParse:
     """A label and its reason from a model output: a JSON object {"behavior", "reason"}, or "Behavior:" and
-    "Reason:" lines, or a first line that is exactly a category name followed by the reason. Both parts are
+    "Reason:" lines, or a first line that is exactly a category name followed by the reason. `keys` name the
+    label (first the one the prompt asks for: "behavior", or "reaction" with REACTION_KEYS). Both parts are
     required; anything else raises ParseError."""
     text = text.strip()
     if not text:
@@ -163,11 +170,11 @@ def parse_label(text: str, index: AliasIndex, keys_json: tuple[str, str] = ("beh
             obj = None
         if obj is not None:
             lowered = {str(k).lower(): v for k, v in obj.items()}
-            behavior = next((lowered[k] for k in (keys_json[0], *BEHAVIOR_KEYS) if isinstance(lowered.get(k), str)), None)
-            reason = next((lowered[k] for k in (keys_json[1], *REASON_KEYS) if isinstance(lowered.get(k), str)), None)
+            behavior = next((lowered[k] for k in keys if isinstance(lowered.get(k), str)), None)
+            reason = next((lowered[k] for k in REASON_KEYS if isinstance(lowered.get(k), str)), None)
             if behavior is not None:
                 return _checked(behavior, reason, index)
-    fields = _field_lines(text)
+    fields = _field_lines(text, keys)
     behaviors = [v for k, v in fields if k == "behavior" and v]
     reasons = [v for k, v in fields if k == "reason" and v]
     if behaviors:

@@ -8,8 +8,9 @@ from typing import Any
 from counselsim import transcript as dialogue
 from counselsim.resources import prompt, read_text, read_yaml, render
 
-PROMPTS = ("label_binary", "label_fine", "label_input", "label_format_lines", "label_format_json", "profile_5p",
-           "profile_5p_input", "rpc_plan", "rpc_plan_input", "rpc_rewrite", "rpc_rewrite_input")
+PROMPTS = ("label_binary", "label_fine", "label_input", "label_format_lines", "label_format_json", "label_reaction",
+           "label_reaction_format_lines", "label_reaction_format_json", "profile_5p", "profile_5p_input", "rpc_plan",
+           "rpc_plan_input", "rpc_rewrite", "rpc_rewrite_input", "rpc_rejoin", "rpc_rejoin_input")
 
 
 def terms(lang: str) -> dict[str, Any]:

@@ -1,11 +1,20 @@
-"""The labeler scored on the injected turns, which are gold resistance of a known reaction type.
+"""The labeler scored against gold it did not produce: the injected turns (gold resistance of a known reaction type)
+and, on a live-resistant input corpus, the reaction types its clients declared.
 
-Binary: an injected client turn is a positive, every other client turn a negative; the labeler predicts positive
-when it labels the turn resistance. Per reaction type: an injected turn of type T is a positive for T; the labeler
-predicts T when its fine-grained PsyFIRE label has T as primary reaction type (rpc_reactions.yaml explains the map).
-Unparseable turns count as not predicted. Clients in the input also resist on their own, so a resistance label on
-a turn that was not injected counts against precision although it may be right: precision is a lower bound and
-recall is the cleaner number.
+PsyFIRE labels against the injected turns. Binary: an injected client turn is a positive, every other client turn a
+negative; the labeler predicts positive when it labels the turn resistance. Per reaction type: an injected turn of
+type T is a positive for T; the labeler predicts T when its fine-grained PsyFIRE label has T as primary reaction
+type (rpc_reactions.yaml explains the map).
+
+Reaction labels (the labeler's seven types) against
+- the declared types (turns with reaction_source "declared": the client's own reaction decision): a multi-class
+  score over those turns, per type for all seven, micro and macro, with the confusion counts;
+- the injected types: per resistant type over every client turn, as for the PsyFIRE labels.
+
+Unparseable labels count as not predicted (a miss for the gold type, no false positive for any). Clients in the
+input also resist on their own, so against the injected gold a resistance label on a turn that was not injected
+counts against precision although it may be right: there precision is a lower bound and recall is the cleaner
+number. Micro averages pool the counts of the scored types; macro averages are over the types with gold support.
 """
 from __future__ import annotations
 
@@ -17,11 +26,16 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from counselsim.rpc.taxonomy import Taxonomy
-from counselsim.schemas.rpc import RESISTANT_REACTIONS
+from counselsim.schemas.rpc import COOPERATIVE_REACTIONS, RESISTANT_REACTIONS
 
+REACTIONS = RESISTANT_REACTIONS + COOPERATIVE_REACTIONS
+UNPARSEABLE = "unparseable"
 NOTE = ("gold = injected client turns; other client turns count as negatives, so precision is a lower bound "
         "(input clients may resist on their own); per type, a fine-grained label predicts the reaction type it is "
         "primary for (gen/taxonomies/rpc_reactions.yaml)")
+REACTION_NOTE = ("the labeler's seven-type reaction_label; 'declared': gold = the type a resistant live client "
+                 "declared, over the declared turns; 'injected': gold = injected turns, other client turns count as "
+                 "negatives (precision a lower bound); unparseable labels count as not predicted")
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, Any]:
@@ -39,6 +53,64 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def type_scores(gold: Sequence[str | None], predicted: Sequence[str | None], types: Sequence[str]) -> dict[str, Any]:
+    """Per type: a unit whose gold is T is a positive for T, one predicted T a prediction of T (None: no gold,
+    or no prediction). The per-type scores with support and predictions, their micro and macro averages."""
+    per_type = {}
+    for name in types:
+        g = [x == name for x in gold]
+        p = [x == name for x in predicted]
+        scores = prf(sum(a and b for a, b in zip(g, p)), sum(b and not a for a, b in zip(g, p)),
+                     sum(a and not b for a, b in zip(g, p)))
+        per_type[name] = {**scores, "support": sum(g), "predicted": sum(p)}
+    present = [s for s in per_type.values() if s["support"]]
+    micro = prf(sum(s["tp"] for s in per_type.values()), sum(s["fp"] for s in per_type.values()),
+                sum(s["fn"] for s in per_type.values()))
+    macro = {k: _mean([s[k] for s in present]) for k in ("precision", "recall", "f1")} if present else \
+        {"precision": None, "recall": None, "f1": None}
+    return {"per_type": per_type, "micro": micro, "macro": macro}
+
+
+def confusion(gold: Iterable[str], predicted: Iterable[str | None]) -> dict[str, dict[str, int]]:
+    """gold type -> {predicted type or "unparseable": count}."""
+    out: dict[str, Counter] = {}
+    for g, p in zip(gold, predicted):
+        out.setdefault(g, Counter())[p or UNPARSEABLE] += 1
+    return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
+
+
+def _injected_gold(turn: dict[str, Any]) -> str | None:
+    return turn.get("reaction_type") if turn.get("injected") else None
+
+
+def reaction_check(client: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reaction labels of these client turns against the declared and the injected types."""
+    status = Counter(t.get("reaction_label_status") for t in client)
+    declared = [t for t in client if t.get("reaction_source") == "declared"]
+    injected = [t for t in client if t.get("injected")]
+    declared_gold = [t["reaction_type"] for t in declared]
+    declared_labels = [t.get("reaction_label") for t in declared]
+    return {
+        "note": REACTION_NOTE,
+        "labeled": status.get("ok", 0),
+        "unparseable": status.get(UNPARSEABLE, 0),
+        "labels": dict(sorted(Counter(t["reaction_label"] for t in client if t.get("reaction_label")).items())),
+        "declared": {
+            "support": len(declared),
+            "unparseable": sum(p is None for p in declared_labels),
+            **type_scores(declared_gold, declared_labels, REACTIONS),
+            "confusion": confusion(declared_gold, declared_labels),
+        },
+        "injected": {
+            "support": len(injected),
+            "unparseable": sum(t.get("reaction_label") is None for t in injected),
+            **type_scores([_injected_gold(t) for t in client], [t.get("reaction_label") for t in client],
+                          RESISTANT_REACTIONS),
+            "confusion": confusion([t["reaction_type"] for t in injected], [t.get("reaction_label") for t in injected]),
+        },
+    }
+
+
 def self_check(turns: Iterable[dict[str, Any]], taxonomy: Taxonomy,
                types: Sequence[str] = RESISTANT_REACTIONS) -> dict[str, Any]:
     client = [t for t in turns if t["speaker"] == "client"]
@@ -50,40 +122,28 @@ def self_check(turns: Iterable[dict[str, Any]], taxonomy: Taxonomy,
                  sum(g and not p for g, p in zip(gold, resistance)))
     binary["support"] = len(injected)
 
-    per_type = {}
-    predicted = [taxonomy.reaction_of(t.get("label")) for t in client]
-    for name in types:
-        g = [bool(t.get("injected")) and t.get("reaction_type") == name for t in client]
-        p = [x == name for x in predicted]
-        scores = prf(sum(a and b for a, b in zip(g, p)), sum(b and not a for a, b in zip(g, p)),
-                     sum(a and not b for a, b in zip(g, p)))
-        per_type[name] = {**scores, "support": sum(g), "predicted": sum(p)}
-    present = [s for s in per_type.values() if s["support"]]
-    micro = prf(sum(s["tp"] for s in per_type.values()), sum(s["fp"] for s in per_type.values()),
-                sum(s["fn"] for s in per_type.values()))
-    macro = {k: _mean([s[k] for s in present]) for k in ("precision", "recall", "f1")} if present else \
-        {"precision": None, "recall": None, "f1": None}
+    psyfire = type_scores([_injected_gold(t) for t in client], [taxonomy.reaction_of(t.get("label")) for t in client],
+                          types)
 
     labeled_injected = [t for t in injected if t.get("label")]
     agree = sum(taxonomy.reaction_of(t["label"]) == t["reaction_type"] for t in labeled_injected)
-    labels_of_injected: dict[str, Counter] = {}
-    for t in injected:
-        labels_of_injected.setdefault(t["reaction_type"], Counter())[t.get("label") or "unparseable"] += 1
+    labels_of_injected = confusion([t["reaction_type"] for t in injected], [t.get("label") for t in injected])
 
     status = Counter(t.get("label_status") for t in client)
     return {
         "note": NOTE,
         "client_turns": len(client),
         "labeled": status.get("ok", 0),
-        "unparseable": status.get("unparseable", 0),
+        "unparseable": status.get(UNPARSEABLE, 0),
         "injected_turns": len(injected),
-        "injected_unparseable": sum(t.get("label_status") == "unparseable" for t in injected),
+        "injected_unparseable": sum(t.get("label_status") == UNPARSEABLE for t in injected),
         "binary": binary,
-        "per_type": per_type,
-        "types_micro": micro,
-        "types_macro": macro,
+        "per_type": psyfire["per_type"],
+        "types_micro": psyfire["micro"],
+        "types_macro": psyfire["macro"],
         "type_agreement_on_injected": agree / len(labeled_injected) if labeled_injected else None,
-        "labels_of_injected": {k: dict(sorted(v.items())) for k, v in sorted(labels_of_injected.items())},
+        "labels_of_injected": labels_of_injected,
+        "reaction_label": reaction_check(client),
     }
 
 

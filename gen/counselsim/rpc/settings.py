@@ -2,13 +2,13 @@
 Every setting changes what the profiler, rewriter or labeler produce, so all are in the resume identity."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from counselsim.identity import ConfigSection
 from counselsim.schemas.role_card import Level
-from counselsim.schemas.rpc import MAX_EPISODE_TURNS, RESISTANT_REACTIONS
+from counselsim.schemas.rpc import MAX_EPISODE_TURNS
 
 
 class ProfileSettings(ConfigSection):
@@ -21,41 +21,46 @@ class ProfileSettings(ConfigSection):
 
 
 class InjectionSettings(ConfigSection):
-    """Whether a session gets a resistance episode, where, and of which type.
+    """Whether a session gets a resistance episode, where, of which type, and how the dialogue goes on after it.
 
-    A session is drawn for injection with probability min(1, rate x level_weights[role card resistance level]);
-    a session whose card has no resistance level (an imported one, whose card is partial) is drawn at the plain
-    `rate`, as if its weight were 1: nothing is known to raise or lower it. Its reaction type is drawn from
-    `type_mix`. The planner then reads the 5P profile and the dialogue and chooses
-    where the episode starts and how many consecutive client turns it covers. With `planner_can_decline` it may
-    also veto the session when resistance would be implausible anywhere in it (worth it with capable models; the
-    embedded toy declines every session).
+    The planner (role `rewriter`, counselsim.rpc.planner) decides whether, where and which type from the 5P profile,
+    the card's resistance level and the dialogue; it may always decline. No random draw decides: `rate` x
+    level_weights[level] (capped at 1) is the TARGET share of sessions with an episode, shown to the planner as
+    guidance and reported in the run manifest against the share it achieved. A card without a resistance level (an
+    imported session's partial card) has the plain `rate` as its target: nothing is known to raise or lower it.
+    `enabled: false` makes no planner call at all (episode_decision "disabled"): a label-only pass, e.g. to label a
+    plain corpus for comparison.
+
+    After the episode, `continuation` keeps the transcript coherent where an original client turn follows the last
+    regenerated counselor reply: `check` asks the rewriter whether that turn still follows naturally (kept if so,
+    else as `regenerate`); `regenerate` regenerates every later turn, client by the client role and counselor
+    through σ, until a counselor closing or the original length (counselsim.rpc.rewriter).
+
+    Removed (issue 16): `type_mix` (the planner chooses the type) and `planner_can_decline` (it always may); a
+    config that still sets either fails to load with "field 'stages.rpc.injection.type_mix': unknown key".
     """
 
-    IDENTITY = ("rate", "level_weights", "type_mix", "max_turns", "planner_can_decline", "window_turns",
-                "max_chars_per_turn", "context_turns", "reasoning_max_chars", "response_max_chars_zh",
-                "response_max_chars_en", "attempts")
+    IDENTITY = ("enabled", "rate", "level_weights", "max_turns", "continuation", "window_turns", "max_chars_per_turn",
+                "context_turns", "reasoning_max_chars", "response_max_chars_zh", "response_max_chars_en", "attempts")
 
-    rate: float = Field(default=0.5, ge=0, le=1, description="base share of sessions that get an episode")
+    enabled: bool = Field(default=True, description="false: no planner call, no episode (a label-only pass)")
+    rate: float = Field(default=0.5, ge=0, le=1, description="target share of sessions with an episode")
     level_weights: dict[Level, float] = Field(
         default_factory=lambda: {Level.low: 0.4, Level.moderately_low: 0.7, Level.moderate: 1.0,
                                  Level.moderately_high: 1.3, Level.high: 1.6},
-        description="multiplies `rate` by the role card's resistance level")
-    type_mix: dict[str, float] = Field(
-        default_factory=lambda: {"controlling": 0.15, "emotional": 0.15, "defensive": 0.25, "avoidant": 0.15,
-                                 "compliant": 0.30},
-        description="relative weights of the resistant reaction types")
+        description="multiplies `rate` by the role card's resistance level (the target per level)")
     max_turns: int = Field(default=MAX_EPISODE_TURNS, ge=1, le=MAX_EPISODE_TURNS,
                            description="most client turns one episode changes")
-    planner_can_decline: bool = Field(
-        default=False, description="let the planner veto a drawn session; then `rate` is only an upper bound")
+    continuation: Literal["check", "regenerate"] = Field(
+        default="check", description="after the episode: keep the original next client turn if it still follows "
+                                     "(check), or regenerate everything after the episode (regenerate)")
     window_turns: int = Field(default=40, ge=4, description="session turns the planner sees (a seeded window)")
     max_chars_per_turn: int = Field(default=400, ge=20)
     context_turns: int = Field(default=12, ge=1, description="dialogue turns the rewriter sees before the turn")
-    reasoning_max_chars: int = Field(default=240, ge=20, description="longest accepted motivation step")
+    reasoning_max_chars: int = Field(default=240, ge=20, description="longest accepted motivation step or reason")
     response_max_chars_zh: int = Field(default=150, ge=10, description="longest rewritten client turn, Chinese")
     response_max_chars_en: int = Field(default=400, ge=10, description="longest rewritten client turn, English")
-    attempts: int = Field(default=3, ge=1, description="calls per planner decision or rewritten turn")
+    attempts: int = Field(default=3, ge=1, description="calls per planner decision, rewritten turn or rejoin check")
 
     @field_validator("level_weights")
     @classmethod
@@ -67,18 +72,9 @@ class InjectionSettings(ConfigSection):
             raise ValueError("weights must not be negative")
         return value
 
-    @field_validator("type_mix")
-    @classmethod
-    def _resistant_types(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(RESISTANT_REACTIONS))
-        if unknown:
-            raise ValueError(f"unknown reaction types {unknown}; injected types are {list(RESISTANT_REACTIONS)}")
-        if any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
-            raise ValueError("weights must be non-negative with a positive sum")
-        return value
-
-    def probability(self, level: Level | None) -> float:
-        """The chance of an episode for a card of this resistance level; None (unknown level) is the plain rate."""
+    def target(self, level: Level | None) -> float:
+        """The target share of sessions with an episode for cards of this resistance level; None (unknown level)
+        is the plain rate."""
         return min(1.0, self.rate * (1.0 if level is None else self.level_weights[level]))
 
     def response_max_chars(self, lang: str) -> int:
@@ -95,9 +91,24 @@ class LabelerSettings(ConfigSection):
     attempts: int = Field(default=2, ge=1, description="calls per step before the turn is recorded unparseable")
 
 
-class RPCSettings(ConfigSection):
-    IDENTITY = ("profile", "injection", "labeler")
+class SelectionSettings(ConfigSection):
+    """Which input sessions the run transforms, balanced across the role cards' topics (counselsim.rpc.selection).
+    Both null (the default): every input session."""
 
+    IDENTITY = ("per_topic", "max_sessions")
+
+    per_topic: int | None = Field(default=None, ge=1, description="most sessions per topic; null = all")
+    max_sessions: int | None = Field(default=None, ge=1, description="most sessions in all, topics interleaved")
+
+    @property
+    def active(self) -> bool:
+        return self.per_topic is not None or self.max_sessions is not None
+
+
+class RPCSettings(ConfigSection):
+    IDENTITY = ("selection", "profile", "injection", "labeler")
+
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
     injection: InjectionSettings = Field(default_factory=InjectionSettings)
     labeler: LabelerSettings = Field(default_factory=LabelerSettings)

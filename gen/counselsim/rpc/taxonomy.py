@@ -17,7 +17,12 @@ from counselsim.config import format_validation_error
 from counselsim.errors import InputError
 from counselsim.resources import read_text
 from counselsim.rpc.parsing import AliasIndex
-from counselsim.schemas.rpc import COOPERATIVE_REACTIONS, LABEL_GROUPS, RESISTANT_REACTIONS, ReactionType
+from counselsim.schemas.rpc import (
+    COOPERATIVE_REACTIONS,
+    LABEL_GROUPS,
+    RESISTANT_REACTIONS,
+    ReactionType,
+)
 
 PSYFIRE_FILE = "psyfire.yaml"
 REACTIONS_FILE = "rpc_reactions.yaml"
@@ -85,7 +90,7 @@ class PsyfireFile(_Strict):
     collaboration: CollaborationSpec
 
     @model_validator(mode="after")
-    def _groups(self) -> "PsyfireFile":
+    def _groups(self) -> PsyfireFile:
         ids = [g.id for g in self.groups]
         expected = [g for g in LABEL_GROUPS if g != COLLABORATION]
         if sorted(ids) != sorted(expected):
@@ -111,7 +116,7 @@ class ReactionSpec(_Strict):
     psyfire: PsyfireLink
 
     @model_validator(mode="after")
-    def _stance(self) -> "ReactionSpec":
+    def _stance(self) -> ReactionSpec:
         expected = "resistant" if self.id in RESISTANT_REACTIONS else "cooperative"
         if self.stance != expected:
             raise ValueError(f"'{self.id}' is a {expected} reaction type, not {self.stance}")
@@ -125,7 +130,7 @@ class ReactionsFile(_Strict):
     reaction_types: list[ReactionSpec]
 
     @model_validator(mode="after")
-    def _all_types(self) -> "ReactionsFile":
+    def _all_types(self) -> ReactionsFile:
         ids = [r.id for r in self.reaction_types]
         expected = list(RESISTANT_REACTIONS + COOPERATIVE_REACTIONS)
         if sorted(ids) != sorted(expected):
@@ -170,6 +175,9 @@ class Taxonomy:
         })
         self.primary_reaction: dict[str, str] = {}
         self._check_relation()
+        # Reaction-type answers (the labeler's third step): the id, the names, and the Chinese name without 型.
+        self.reaction_index = AliasIndex({r.id: [r.id, r.names.en, r.names.zh, r.names.zh.removesuffix("型")]
+                                          for r in self.reaction_specs.values()})
 
     # --- the relation between the two taxonomies -------------------------------------------------------------
     def _check_relation(self) -> None:
@@ -244,6 +252,24 @@ class Taxonomy:
 
     def reaction(self, reaction_id: str) -> ReactionSpec:
         return self.reaction_specs[reaction_id]
+
+    # --- the seven reaction types as the labeler's prompt shows them ------------------------------------------
+    def reaction_choices(self, lang: str) -> dict[str, str]:
+        """Display name -> id, resistant types first (taxonomy order)."""
+        return {getattr(self.reaction_specs[r].names, lang): r for r in RESISTANT_REACTIONS + COOPERATIVE_REACTIONS}
+
+    def render_reactions(self, lang: str) -> str:
+        """The seven types numbered 1-7, the five resistant ones first (the prompt says which are which)."""
+        colon = "：" if lang == "zh" else ": "
+        return "\n".join(f"{n}. {name}{colon}{getattr(self.reaction_specs[r].definition, lang)}"
+                         for n, (name, r) in enumerate(self.reaction_choices(lang).items(), 1))
+
+    def reaction_examples(self, lang: str, shots: int) -> list[tuple[str, str]]:
+        """(client response, type name) pairs, `shots` per type."""
+        if shots <= 0:
+            return []
+        return [(text, name) for name, r in self.reaction_choices(lang).items()
+                for text in getattr(self.reaction_specs[r].examples, lang)[:shots]]
 
 
 def _spellings(label_id: str, names: Localized, aliases: Aliases, group_names: Localized | None,

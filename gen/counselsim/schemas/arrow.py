@@ -119,7 +119,9 @@ SESSION_FIELDS = [
     pa.field("client_profile", PROFILE_5P),  # null unless a resistant live client
 ]
 
-SESSION_SCHEMA = pa.schema(SESSION_FIELDS, metadata={"counselsim.record": "session", "counselsim.schema_version": "1"})
+# counselsim.schema_version changes with the fields, so a reader can say a corpus was written by another version
+# (corpus/integrity.py). 2: finish_reason, rejections, origin, source, reasoning fields; rpc: labels, episode plan.
+SESSION_SCHEMA = pa.schema(SESSION_FIELDS, metadata={"counselsim.record": "session", "counselsim.schema_version": "2"})
 
 
 def sessions_to_table(sessions: Iterable[Session]) -> pa.Table:
@@ -149,18 +151,26 @@ RPC_TURN = pa.struct(
         ("label_group", pa.string()),
         ("label_rationale", pa.string()),
         ("label_status", pa.string()),
+        ("reaction_label", pa.string()),
+        ("reaction_label_rationale", pa.string()),
+        ("reaction_label_status", pa.string()),
+        ("reaction_source", pa.string()),
         ("injected", pa.bool_()),
         ("original_text", pa.string()),
         ("regenerated", pa.bool_()),
     ]
 )
 
-EPISODE = pa.struct([("turn_indices", pa.list_(pa.int32())), ("reaction_type", pa.string())])
+EPISODE = pa.struct([("turn_indices", pa.list_(pa.int32())), ("reaction_type", pa.string()),
+                     ("planner_reason", pa.string()), ("continuation", pa.string()),
+                     ("counselor_regenerated", pa.int32()), ("client_regenerated", pa.int32())])
 
 RPC_SESSION_FIELDS = [pa.field("turns", pa.list_(RPC_TURN), nullable=False) if f.name == "turns" else f
                       for f in SESSION_FIELDS] + [
     pa.field("profile_5p", PROFILE_5P, nullable=False),
     pa.field("episode", EPISODE),
+    pa.field("episode_decision", pa.string(), nullable=False),
+    pa.field("topic", pa.string()),
     pa.field("source_session_id", pa.string(), nullable=False),
     pa.field("rpc_run_id", pa.string(), nullable=False),
     pa.field("rpc_config_hash", pa.string(), nullable=False),
@@ -169,4 +179,4 @@ RPC_SESSION_FIELDS = [pa.field("turns", pa.list_(RPC_TURN), nullable=False) if f
 ]
 
 RPC_SESSION_SCHEMA = pa.schema(RPC_SESSION_FIELDS,
-                               metadata={"counselsim.record": "rpc_session", "counselsim.schema_version": "1"})
+                               metadata={"counselsim.record": "rpc_session", "counselsim.schema_version": "2"})

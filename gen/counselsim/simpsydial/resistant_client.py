@@ -17,7 +17,7 @@ from counselsim.config.sections import ResistantClientConfig
 from counselsim.engines.parsing import ParseError, json_object
 from counselsim.engines.roles import RoleCaller, Unparseable
 from counselsim.resources import prompt
-from counselsim.rpc.parsing import AliasIndex, string_fields
+from counselsim.rpc.parsing import string_fields
 from counselsim.rpc.profile import card_profile_messages, profile_from
 from counselsim.rpc.render import profile_text
 from counselsim.rpc.taxonomy import load_taxonomy
@@ -29,7 +29,7 @@ from counselsim.schemas.reasoning import (
     Motivation,
     Profile5P,
 )
-from counselsim.simpsydial.agents import messages_for, render_role_card
+from counselsim.simpsydial.agents import client_system_prompt, messages_for
 from counselsim.simpsydial.refinement import clean
 
 ROLE = "client"
@@ -48,10 +48,12 @@ def reaction_list(lang: str) -> str:
 
 
 def system_prompt(card: RoleCard, profile: Profile5P, max_turn_pairs: int) -> str:
+    """The plain client's prompt (role card and dialogue requirements, one file for both modes), then the 5P
+    profile and the reasoning steps of client_resistant.txt."""
     lang = card.language
-    return prompt(lang, "client_resistant", role_card=render_role_card(card),
-                  profile=profile_text(profile.model_dump(), lang), max_turn_pairs=max_turn_pairs,
-                  reaction_types=reaction_list(lang))
+    addendum = prompt(lang, "client_resistant", profile=profile_text(profile.model_dump(), lang),
+                      reaction_types=reaction_list(lang))
+    return client_system_prompt(card, max_turn_pairs) + "\n\n" + addendum
 
 
 def turn_schema(reasoning_max_chars: int, utterance_max_chars: int) -> dict[str, Any]:
@@ -71,18 +73,13 @@ class ReasonedTurn:
     utterance: str
 
 
-def _reaction_index() -> AliasIndex:
-    taxonomy = load_taxonomy()
-    return AliasIndex({r: [r, taxonomy.reaction(r).names.en, taxonomy.reaction(r).names.zh] for r in REACTIONS})
-
-
 def parse_turn(text: str, reasoning_max_chars: int, utterance_max_chars: int) -> ReasonedTurn:
     """The reasoning, type and utterance of one answer (engines without guided decoding answer free text, so the
     type may be spelled as its name); ParseError when any part is missing, too long or names no single type."""
     obj = json_object(text)
     steps = string_fields(obj, REASONING_KEYS, reasoning_max_chars)
     raw_type = obj.get("reaction_type")
-    reaction = _reaction_index().match(raw_type) if isinstance(raw_type, str) else None
+    reaction = load_taxonomy().reaction_index.match(raw_type) if isinstance(raw_type, str) else None
     if reaction is None:
         raise ParseError(f"field 'reaction_type': {raw_type!r} names none of {list(REACTIONS)}")
     utterance = clean(string_fields(obj, ("utterance",))["utterance"])

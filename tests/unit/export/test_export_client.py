@@ -66,11 +66,12 @@ def test_think_tags_and_sharegpt_and_parquet(tmp_path):
 
 
 def test_rpc_records_give_their_injected_turns(tmp_path):
-    rewritten = {"injected": True, "reaction_type": "avoidant", "motivation": STEPS, "original_text": "I cannot sleep.",
-                 "label_status": "ok", "label_binary": "resistance", "label": "avoiding.minimum_talk",
-                 "label_group": "avoiding"}
+    rewritten = {"injected": True, "reaction_type": "avoidant", "reaction_source": "injected", "motivation": STEPS,
+                 "original_text": "I cannot sleep.", "label_status": "ok", "label_binary": "resistance",
+                 "label": "avoiding.minimum_talk", "label_group": "avoiding", "reaction_label": "avoidant",
+                 "reaction_label_status": "ok"}
     collaborate = {"label_binary": "collaboration", "label": "collaboration", "label_group": "collaboration",
-                   "label_status": "ok"}
+                   "label_status": "ok", "reaction_label": "non_resistant", "reaction_label_status": "ok"}
     table = labeled_table([session("r0", TURNS)], {("r0", 0): collaborate, ("r0", 2): rewritten,
                                                     ("r0", 4): collaborate},
                           {"r0": {"turn_indices": [2], "reaction_type": "avoidant"}})

@@ -1,7 +1,8 @@
 """Imported corpora through the rpc pipeline: `counselsim import`, then `counselsim run pipelines/rpc.yaml --input`
 on the scripted engine (orchestration only: every stage, the runner, staging, the corpus writer and the card run
-for real). Checks how a partial role card is shown to the profiler and the rewriter, the plain-rate rule for an
-unknown resistance level, the counselor prompt of regenerated replies, the kept ending, and the card's provenance."""
+for real). Checks how a partial role card is shown to the profiler, the planner and the rewriter, the plain-rate
+target for an unknown resistance level, the prompts of regenerated turns, the kept ending, and the card's
+provenance."""
 from __future__ import annotations
 
 import json
@@ -13,12 +14,18 @@ import pytest
 from counselsim.cli import main
 from counselsim.commands.verify import verify
 from counselsim.engines import scripted
-from counselsim.rpc.rewriter import draw, eligible_turns
+from counselsim.rpc.continuation import regenerate_client
+from counselsim.rpc.planner import eligible_turns, target_text
+from counselsim.rpc.rewriter import draft_rows
 from counselsim.rpc.settings import InjectionSettings
 from counselsim.schemas import Session, Turn
 from counselsim.schemas.imported import PartialRoleCard, SessionSource
 from counselsim.schemas.role_card import Level
-from counselsim.simpsydial.agents import counselor_system_prompt, render_role_card, resistance_text
+from counselsim.simpsydial.agents import (
+    counselor_system_prompt,
+    render_role_card,
+    resistance_text,
+)
 from helpers import REPO, SAMPLE, card
 
 SYSTEM_PROMPT = "You are Sam, a warm counselor. Answer in one sentence."
@@ -47,19 +54,28 @@ class RPCScript:
     def __call__(self, messages, sampling) -> str:
         system, user = messages[0]["content"], messages[-1]["content"]
         zh = re.search(r"[\u4e00-\u9fff]", system) is not None
-        if len(messages) > 2:  # the stages send [system, user]; the counselor sees the dialogue as a chat
-            role, text = "counselor", ZH_REPLY if zh else EN_REPLY
+        if len(messages) > 2:  # the stages send [system, user]; counselor and client see the dialogue as a chat
+            counselor = system == counselor_system_prompt("zh" if zh else "en")
+            role = "counselor" if counselor else "client"
+            text = (ZH_REPLY if zh else EN_REPLY) if counselor else ("我也说不清。" if zh else "I am not sure.")
         elif "presenting" in system:
             role, text = "profiler", json.dumps({k: "x" * 12 for k in ("presenting", "predisposing", "precipitating",
                                                                         "perpetuating", "protective")})
         elif "start_turn" in system:
             first = int(re.findall(r"#(\d+)", user.rsplit("\n", 1)[-1])[0])
-            role, text = "planner", json.dumps({"reason": "advice", "inject": True, "start_turn": first, "num_turns": 2})
+            role, text = "planner", json.dumps({"reason": "advice", "inject": True, "reaction_type": "defensive",
+                                                "start_turn": first, "num_turns": 2})
+        elif '"follows"' in system:
+            role, text = "rejoin", json.dumps({"reason": "it still answers", "follows": True})
         elif "profile_reflection" in system:
             role = "rewriter"
             response = "我觉得说这些没什么用。" if zh else f"I don't think talking changes anything ({len(self.calls)})."
             text = json.dumps({"profile_reflection": "p", "situation_awareness": "s", "reaction_decision": "r",
                                "response": response}, ensure_ascii=False)
+        elif "七种来访者反应类型" in system or "seven client reaction types" in system:
+            role = "labeler"
+            resistant = "没什么用" in user or "don't think" in user
+            text = json.dumps({"reaction": "defensive" if resistant else "non_resistant", "reason": "r"})
         elif "行为" in system or "Behavior" in system:
             role = "labeler"
             binary = ("合作" in system.split("输出格式")[-1]) if zh else "Collaboration" in system
@@ -124,8 +140,9 @@ def test_rpc_on_an_imported_release_corpus(tmp_path, script):
     complaints = json.loads((SAMPLE / "chief_complaints.json").read_text(encoding="utf-8"))
     for row, n in zip(rows, (0, 2)):
         assert row["origin"] == "imported" and row["source"]["file"] == f"{n}.json"
-        # rate 1.0 at the plain rate: every imported session is drawn, whatever the level weights say
+        # The scripted planner places an episode in every session; the original continuation rejoins.
         assert row["episode"] is not None and row["episode"]["turn_indices"]
+        assert row["episode"]["continuation"] == "rejoined" and row["episode_decision"] == "injected"
         for turn in row["turns"]:
             if turn["speaker"] == "client":
                 assert turn["label_status"] == "ok" and turn["label"]
@@ -138,11 +155,14 @@ def test_rpc_on_an_imported_release_corpus(tmp_path, script):
     for user in profile_users + [m[1]["content"] for m in script.of("rewriter")]:
         assert "仅知道来访者的主诉" in user and "性别" not in user and "大五人格" not in user
     assert all(resistance_text(PartialRoleCard(id="x", language="zh")) in m[1]["content"]
-               for m in script.of("planner"))
+               and "抗拒程度未知" in m[1]["content"] for m in script.of("planner"))
     # Regenerated replies are made under the configured counselor prompt.
     assert {m[0]["content"] for m in script.of("counselor")} == {counselor_system_prompt("zh")}
 
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["episodes"]["by_level"] == {"unknown": {"sessions": 2, "episodes": 2, "share": 1.0,
+                                                            "target": 1.0}}
+    assert manifest["regeneration_sampling"]["source"] == "rpc config"  # an import records no sampling
     assert manifest["input_corpus"]["command"] == "import"
     assert manifest["input_corpus"]["import"]["format"] == "interactive-agents"
     readme = (out / "README.md").read_text(encoding="utf-8")
@@ -194,16 +214,37 @@ def imported_session(session_id: str, texts: list[str], complaint: str | None = 
                    source=SessionSource(format="messages", file="x.jsonl", index=0))
 
 
-def test_an_unknown_resistance_level_is_drawn_at_the_plain_rate():
+def test_an_unknown_resistance_level_has_the_plain_rate_as_its_target():
     settings = InjectionSettings(rate=0.3, level_weights={lvl.value: 3.0 for lvl in Level})
-    assert settings.probability(None) == 0.3 and settings.probability(Level.low) == pytest.approx(0.9)
+    assert settings.target(None) == 0.3 and settings.target(Level.low) == pytest.approx(0.9)
     texts = ["Hi", "Hello?", "I am low.", "Since when?", "A month.", "Take care, good bye."]
-    drawn = sum(draw(imported_session(f"s-{k}", texts), settings, 0) is not None for k in range(2000))
-    assert 0.26 < drawn / 2000 < 0.34
-    # A full card with the same weights is drawn far more often: the weights apply to known levels only.
+    assert "about 30%" in target_text(imported_session("s", texts), settings) and "unknown" in \
+        target_text(imported_session("s", texts), settings)
+    # A full card: the weight of its level applies (capped at 100%).
     full = imported_session("f", texts).model_copy(update={"role_card": card(resistance={"level": "low",
                                                                                             "reasoning": "r"})})
-    assert draw(full, InjectionSettings(rate=0.3, level_weights={lvl.value: 3.4 for lvl in Level}), 0) is not None
+    assert "about 90%" in target_text(full, settings)
+    assert "about 100%" in target_text(full, InjectionSettings(rate=0.5, level_weights={lvl.value: 3.0
+                                                                                         for lvl in Level}))
+
+
+@pytest.mark.parametrize("complaint", [None, "I keep fighting with my brother."])
+def test_a_client_turn_of_an_imported_session_is_regenerated_under_its_partial_card(complaint):
+    import asyncio
+
+    from counselsim.config import RefinementConfig
+    from counselsim.engines.roles import RoleCaller
+    from rpc_builders import Scripted, rpc_config
+
+    texts = ["Hi", "Hello?", "I am low.", "Since when?", "A month.", "Take care, good bye."]
+    session = imported_session("c", texts, complaint)
+    rows = draft_rows(session)
+    caller = Scripted()
+    calls = RoleCaller(caller, rpc_config().roles, "c", 1)
+    asyncio.run(regenerate_client(calls, session, rows, 4, RefinementConfig()))
+    (system,) = {m[0]["content"] for r, m, _ in caller.calls if r == "client"}
+    assert render_role_card(session.role_card) in system and "{" not in system
+    assert rows[4]["regenerated"] and rows[4]["original_text"] == "A month."
 
 
 def test_an_imported_session_keeps_its_farewell_ending():

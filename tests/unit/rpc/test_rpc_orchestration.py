@@ -16,17 +16,21 @@ from counselsim.engines.roles import RoleCaller
 from counselsim.errors import InputError
 from counselsim.rpc.job import build_job, transform
 from counselsim.rpc.labeler import Labeler
-from counselsim.rpc.rewriter import draw, eligible_turns, episode_window
-from counselsim.rpc.settings import InjectionSettings, budget_warnings
+from counselsim.rpc.planner import eligible_turns, episode_window
+from counselsim.rpc.settings import budget_warnings
 from counselsim.rpc.taxonomy import load_taxonomy
 from counselsim.runtime.job import Dropped
 from counselsim.runtime.runner import run_items
 from counselsim.runtime.staging import Staging
 from counselsim.schemas import Session
-from counselsim.schemas.arrow import RPC_SESSION_SCHEMA, SESSION_SCHEMA, sessions_to_table
-from counselsim.schemas.role_card import Level
+from counselsim.schemas.arrow import (
+    RPC_SESSION_SCHEMA,
+    SESSION_SCHEMA,
+    sessions_to_table,
+)
 from counselsim.schemas.rpc import MAX_EPISODE_TURNS, RPCSession
 from rpc_builders import CLIENT, PROFILE, Scripted, make_session, rpc_config
+
 
 def run(coro):
     return asyncio.run(coro)
@@ -104,7 +108,8 @@ def test_the_episode_is_shortened_where_the_session_ends():
     # Planner asks for 3 turns from the last eligible turn: only one fits.
     def planner(messages, sampling):
         if "start_turn" in messages[0]["content"]:
-            return json.dumps({"reason": "late", "inject": True, "start_turn": 8, "num_turns": 3})
+            return json.dumps({"reason": "late", "inject": True, "reaction_type": "avoidant", "start_turn": 8,
+                               "num_turns": 3})
         return Scripted().rewriter(messages, sampling)
 
     record = transform_one(make_session(pairs=6), Scripted(rewriter=planner))
@@ -119,28 +124,46 @@ def test_eligible_turns_keep_the_opening_and_the_closing_exchange():
     assert episode_window(s, eligible_turns(s), 6, 3) == [6, 8, 10]
 
 
-def test_no_episode_when_not_drawn_or_declined_or_too_short():
+def test_no_episode_when_disabled_or_declined_or_too_short():
     meter = StageMeter()
-    record = transform_one(make_session(), Scripted(), rpc_config(injection={"rate": 0.0}), meter)
+    record = transform_one(make_session(), Scripted(), rpc_config(injection={"enabled": False}), meter)
     assert record.episode is None and not any(t.injected or t.regenerated for t in record.turns)
+    assert record.episode_decision == "disabled"
     assert all(t.label_status == "ok" for t in record.turns if t.speaker == "client")
 
-    decline = Scripted(rewriter=lambda m, s: json.dumps({"reason": "no", "inject": False, "start_turn": 2,
-                                                         "num_turns": 1}))
+    decline = Scripted(rewriter=lambda m, s: json.dumps({"reason": "no", "inject": False}))
     record = transform_one(make_session(), decline, meter=meter)
-    assert record.episode is None
+    assert record.episode is None and record.episode_decision == "declined"
 
     record = transform_one(make_session(pairs=2), Scripted(), meter=meter)
-    assert record.episode is None
-    assert meter.stage("plan").outcomes == {"not_drawn": 1, "declined": 1, "no_eligible_turn": 1}
+    assert record.episode is None and record.episode_decision == "no_eligible_turn"
+    assert meter.stage("plan").outcomes == {"declined": 1, "no_eligible_turn": 1}
+
+
+def test_a_live_resistant_session_keeps_its_profile_and_declared_types():
+    from counselsim.schemas.reasoning import Motivation, Profile5P
+
+    own = Profile5P(presenting="own", predisposing="own", precipitating="own", perpetuating="own", protective="own")
+    session = make_session()
+    turns = [t.model_copy(update={"reaction_type": "avoidant",
+                                  "motivation": Motivation(profile_reflection="a", situation_awareness="b",
+                                                           reaction_decision="c")})
+             if t.speaker == "client" and t.index > 0 else t for t in session.turns]
+    session = session.model_copy(update={"client_profile": own, "turns": turns})
+    caller = Scripted()
+    record = transform_one(session, caller, rpc_config(injection={"enabled": False}))
+    assert record.profile_5p == own and "profiler" not in [role for role, _, _ in caller.calls]
+    declared = [t for t in record.turns if t.reaction_source == "declared"]
+    assert [t.index for t in declared] == [t.index for t in turns if t.reaction_type]
+    assert all(t.reaction_type == "avoidant" and t.reaction_label_status == "ok" for t in declared)
 
 
 def test_a_rewrite_that_cannot_be_parsed_ends_the_episode_where_it_is():
     base = Scripted()
 
     def rewriter(messages, sampling):
-        if "start_turn" in messages[0]["content"] or base.rewrites == 0:
-            return base.rewriter(messages, sampling)
+        if "start_turn" in messages[0]["content"] or '"follows"' in messages[0]["content"] or base.rewrites == 0:
+            return base.rewriter(messages, sampling)  # the planner, the rejoin check, the first rewrite
         return "I am not sure what you want from me."
 
     record = transform_one(make_session(), Scripted(rewriter=rewriter))
@@ -151,33 +174,13 @@ def test_a_rewrite_that_cannot_be_parsed_ends_the_episode_where_it_is():
 def test_a_rewrite_identical_to_the_original_is_not_accepted():
     def rewriter(messages, sampling):
         if "start_turn" in messages[0]["content"]:
-            return json.dumps({"reason": "r", "inject": True, "start_turn": 2, "num_turns": 1})
+            return json.dumps({"reason": "r", "inject": True, "reaction_type": "defensive", "start_turn": 2,
+                               "num_turns": 1})
         return json.dumps({"profile_reflection": "a", "situation_awareness": "b", "reaction_decision": "c",
                            "response": CLIENT[1]})
 
     record = transform_one(make_session(), Scripted(rewriter=rewriter))
-    assert record.episode is None
-
-
-def test_injection_draw_follows_rate_level_weights_and_type_mix():
-    settings = InjectionSettings(rate=0.5, level_weights={lvl: w for lvl, w in zip(Level, [0.2, 0.5, 1, 1.5, 2])},
-                                 type_mix={"defensive": 3, "compliant": 1})
-    drawn = {lvl: 0 for lvl in Level}
-    types = {"defensive": 0, "compliant": 0}
-    n = 400
-    for lvl in Level:
-        for k in range(n):
-            reaction = draw(make_session(f"s{k}", level=lvl.value), settings, run_seed=3)
-            if reaction:
-                drawn[lvl] += 1
-                types[reaction] += 1
-    assert drawn[Level.low] / n == pytest.approx(0.1, abs=0.05)
-    assert drawn[Level.moderate] / n == pytest.approx(0.5, abs=0.08)
-    assert drawn[Level.high] == n  # min(1, 0.5 * 2)
-    assert types["defensive"] / sum(types.values()) == pytest.approx(0.75, abs=0.06)
-    # Deterministic: the same session and run seed decide the same.
-    s = make_session("fixed")
-    assert {draw(s, settings, 3) for _ in range(5)} == {draw(s, settings, 3)}
+    assert record.episode is None and record.episode_decision == "nothing_rewritten"
 
 
 # --- structured output and parsing ---------------------------------------------------------------------------------
@@ -205,7 +208,7 @@ def test_label_schema_enumerates_taxonomy_names():
     caller = Scripted()
     transform_one(make_session(), caller)
     schemas = [s.json_schema for r, _, s in caller.calls if r == "labeler"]
-    enums = {tuple(s["properties"]["behavior"]["enum"]) for s in schemas}
+    enums = {tuple(s["properties"]["behavior"]["enum"]) for s in schemas if "behavior" in s["properties"]}
     assert ("Resistance", "Collaboration") in enums
     fine = next(e for e in enums if len(e) == 13)
     assert "Avoiding - Minimum Talk" in fine and "Denying - Blaming" in fine
@@ -214,11 +217,11 @@ def test_label_schema_enumerates_taxonomy_names():
 def test_unparseable_labels_are_recorded_never_guessed():
     meter = StageMeter()
     caller = Scripted(structured=False, labeler=lambda m, s: "I think the client is kind of resistant or maybe not.")
-    record = transform_one(make_session(), caller, rpc_config(injection={"rate": 0.0}), meter)
+    record = transform_one(make_session(), caller, rpc_config(injection={"enabled": False}), meter)
     clients = [t for t in record.turns if t.speaker == "client"]
     assert all(t.label_status == "unparseable" and t.label is None and t.label_binary is None for t in clients)
-    # Bounded retries: `attempts` calls per client turn, no more.
-    assert sum(1 for r, _, _ in caller.calls if r == "labeler") == 2 * len(clients)
+    # Bounded retries: `attempts` calls per client turn and labeling step (PsyFIRE binary, reaction type), no more.
+    assert sum(1 for r, _, _ in caller.calls if r == "labeler") == 2 * 2 * len(clients)
     assert meter.stage("label_binary").outcomes == {"unparseable": len(clients)}
 
 
@@ -229,7 +232,7 @@ def test_a_fine_step_that_fails_keeps_the_binary_label():
         return "Behavior: Denying\nReason: it is some kind of denying"  # a group, not a behaviour
 
     record = transform_one(make_session(), Scripted(structured=False, labeler=labeler),
-                           rpc_config(injection={"rate": 0.0}))
+                           rpc_config(injection={"enabled": False}))
     for t in record.turns:
         if t.speaker == "client":
             assert (t.label_binary, t.label, t.label_group, t.label_status) == ("resistance", None, None, "unparseable")
@@ -239,7 +242,7 @@ def test_a_fine_step_that_fails_keeps_the_binary_label():
 def test_a_greedy_role_is_retried_with_some_temperature():
     answers = iter(["nonsense", json.dumps(PROFILE)])
     caller = Scripted(profiler=lambda m, s: next(answers))
-    cfg = rpc_config(injection={"rate": 0.0})
+    cfg = rpc_config(injection={"enabled": False})
     cfg.roles["profiler"].temperature = 0.0
     transform_one(make_session(), caller, cfg)
     temps = [s.temperature for r, _, s in caller.calls if r == "profiler"]
@@ -261,7 +264,8 @@ def test_chinese_sessions_use_chinese_prompts_and_names():
 
     def rewriter(messages, sampling):
         if "start_turn" in messages[0]["content"]:
-            return json.dumps({"reason": "理由", "inject": True, "start_turn": 2, "num_turns": 1})
+            return json.dumps({"reason": "理由", "inject": True, "reaction_type": "controlling", "start_turn": 2,
+                               "num_turns": 1})
         return json.dumps({"profile_reflection": "她害怕失败", "situation_awareness": "建议让她有压力",
                            "reaction_decision": "她把责任推给妈妈", "response": "都是我妈天天打电话逼我。"},
                           ensure_ascii=False)
@@ -345,8 +349,8 @@ def test_job_validation_names_file_record_and_field(tmp_path):
     with pytest.raises(InputError, match="'same' also occurs"):
         validated(rpc_config(dup))
 
-    with pytest.raises(InputError, match="stages.rpc.*injection.type_mix"):
-        validated(rpc_config(dup, injection={"type_mix": {"angry": 1}}))
+    with pytest.raises(InputError, match=r"stages.rpc.injection.max_turns"):
+        validated(rpc_config(dup, injection={"max_turns": 4}))
 
     labeled = tmp_path / "labeled"
     record = transform_one(make_session(), Scripted())
@@ -364,8 +368,8 @@ def test_records_round_trip_through_arrow():
 
 
 def test_seeded_sessions_decide_the_same_on_a_rerun():
-    a = transform_one(make_session("x"), Scripted(), rpc_config(injection={"rate": 0.5}))
-    b = transform_one(make_session("x"), Scripted(), rpc_config(injection={"rate": 0.5}))
+    a = transform_one(make_session("x"), Scripted(), rpc_config(injection={"rate": 0.5, "window_turns": 6}))
+    b = transform_one(make_session("x"), Scripted(), rpc_config(injection={"rate": 0.5, "window_turns": 6}))
     assert a.episode == b.episode and [t.text for t in a.turns] == [t.text for t in b.turns]
 
 
@@ -383,7 +387,10 @@ def test_bundled_rpc_yaml_validates_and_requires_an_input(repo, tmp_path, capsys
 
     cfg = load_config(repo / "pipelines" / "rpc.yaml", [f"run.input={tmp_path}"])
     settings = cfg.stages.rpc
-    assert settings.injection.max_turns == 3 and set(cfg.roles) == {"counselor", "profiler", "rewriter", "labeler"}
+    assert settings.injection.max_turns == 3
+    assert set(cfg.roles) == {"client", "counselor", "profiler", "rewriter", "labeler"}
+    assert settings.injection.enabled and settings.injection.continuation == "check"
+    assert not settings.selection.active
     assert budget_warnings(cfg.roles, settings, ["en"]) == []  # the embedded default speaks English
     assert cli.main(["run", str(repo / "pipelines" / "rpc.yaml"), "--out", str(tmp_path / "out")]) == 2
     assert "set run.input or pass --input" in capsys.readouterr().err

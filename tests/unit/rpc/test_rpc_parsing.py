@@ -5,7 +5,7 @@ import pytest
 from counselsim.engines.parsing import ParseError, json_object
 from counselsim.rpc.parsing import normalize, parse_label, string_fields
 from counselsim.rpc.profile import parse_profile
-from counselsim.rpc.rewriter import parse_plan, parse_rewrite
+from counselsim.rpc.rewriter import parse_rewrite
 from counselsim.rpc.settings import InjectionSettings
 from counselsim.rpc.taxonomy import load_taxonomy
 
@@ -106,19 +106,6 @@ def test_profile_parser():
     assert parse_profile("Profile:\n" + json.dumps(good) + "\nDone.", 100).protective == "text"
     with pytest.raises(ParseError, match="protective"):
         parse_profile(json.dumps({**good, "protective": " "}), 100)
-
-
-def test_plan_parser_is_strict_about_turns():
-    assert parse_plan('{"reason": "r", "inject": true, "start_turn": 4, "num_turns": 2}', [2, 4], 3, True, 50).start == 4
-    for bad in ['{"reason": "r", "inject": true, "start_turn": 5, "num_turns": 2}',
-                '{"reason": "r", "inject": true, "start_turn": "4", "num_turns": 2}',
-                '{"reason": "r", "inject": true, "start_turn": 4, "num_turns": 4}',
-                '{"reason": "r", "inject": "yes", "start_turn": 4, "num_turns": 1}',
-                '{"inject": true, "start_turn": 4, "num_turns": 1}']:
-        with pytest.raises(ParseError):
-            parse_plan(bad, [2, 4], 3, True, 50)
-    # Without declining, "inject" is not asked for and is ignored.
-    assert parse_plan('{"reason": "r", "start_turn": 2, "num_turns": 1}', [2], 3, False, 50).inject is True
 
 
 def test_rewrite_parser():

@@ -103,6 +103,19 @@ def test_the_profile_is_built_once_and_shown_to_the_client():
     assert session.turns[0].reaction_type is None  # the scripted opening is not reasoned
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_resistant_prompt_is_the_plain_prompt_plus_profile_and_reasoning(language):
+    from counselsim.schemas.reasoning import Profile5P
+    from counselsim.simpsydial.agents import client_system_prompt
+    from counselsim.simpsydial.resistant_client import system_prompt
+
+    c = card(language=language)
+    resistant = system_prompt(c, Profile5P(**PROFILE), 6)
+    plain = client_system_prompt(c, 6)
+    assert resistant.startswith(plain)  # one file holds the dialogue requirements for both modes
+    assert "perfectionist upbringing" in resistant[len(plain):] and "reaction_decision" in resistant[len(plain):]
+
+
 def test_guided_engines_get_the_schema_with_the_seven_types():
     pool = Pool(counselor, guided=True)
     run(resistant_config(), pool)
