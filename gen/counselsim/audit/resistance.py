@@ -40,10 +40,9 @@ from scipy import stats
 
 from counselsim.audit.document import Section, Table, Text
 from counselsim.schemas.reasoning import COOPERATIVE_REACTIONS, RESISTANT_REACTIONS
-from counselsim.schemas.role_card import Level
+from counselsim.schemas.role_card import UNKNOWN_LEVEL, Level
 
 LEVELS = [level.value for level in Level]
-UNKNOWN_LEVEL = "unknown"  # a partial role card (imported session) has no resistance level
 SOURCES = ("declared", "injected", "labeled")
 WAI_DIMENSIONS = ("goal", "task", "bond", "overall")
 _RESISTANT = pl.col("reaction").is_in(RESISTANT_REACTIONS)

@@ -38,6 +38,7 @@ from counselsim.rpc.taxonomy import Taxonomy, load_taxonomy
 from counselsim.runtime.job import WorkItem
 from counselsim.schemas import Level, Session
 from counselsim.schemas.arrow import RPC_SESSION_SCHEMA
+from counselsim.schemas.role_card import UNKNOWN_LEVEL
 from counselsim.schemas.rpc import RPCSession
 from counselsim.seeds import derive_seed
 
@@ -49,7 +50,6 @@ STAGE_UNITS = {"profile": "session", "plan": "session planned", "rewrite": "rewr
                "label_fine": "resistant client turn", "label_reaction": "client turn"}
 REGENERATED_ROLES = ("counselor", "client")
 SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "repetition_penalty", "stop")
-UNKNOWN_LEVEL = "unknown"  # a partial card (an imported session) has no resistance level
 
 
 def input_provenance(path: str) -> dict[str, Any]:
@@ -196,19 +196,12 @@ class RPCJob:
         self.config_hash = self.cfg.generation_hash()
 
     def plan(self) -> Iterator[WorkItem]:
-        """Every input session, or those `stages.rpc.selection` picks (in input order either way)."""
-        if self.settings.selection.active:
-            self.selection = self._select()
-            keep = set(self.selection.keys)
-            for _, _, _, session in read_sessions(self.cfg.run.input):
-                if session.session_id in keep:
-                    yield WorkItem(key=session.session_id, slot=session.slot, payload=session)
-            return
-        entries = []  # all selected: the topics are counted on the way
+        """Every input session, or those `stages.rpc.selection` picks, in input order either way."""
+        self.selection = self._select()
+        keep = set(self.selection.keys)
         for _, _, _, session in read_sessions(self.cfg.run.input):
-            entries.append((session.session_id, topic_of(session)))
-            yield WorkItem(key=session.session_id, slot=session.slot, payload=session)
-        self.selection = select(entries, self.settings.selection, self.cfg.run.seed)
+            if session.session_id in keep:
+                yield WorkItem(key=session.session_id, slot=session.slot, payload=session)
 
     def _select(self) -> Selection:
         entries = ((s.session_id, topic_of(s)) for _, _, _, s in read_sessions(self.cfg.run.input))

@@ -20,7 +20,13 @@ from counselsim.engines.parsing import ParseError, json_object
 from counselsim.engines.roles import RoleCaller, Unparseable
 from counselsim.resources import render
 from counselsim.rpc.parsing import AliasIndex, string_fields
-from counselsim.rpc.render import profile_text, prompt, terms, transcript
+from counselsim.rpc.render import (
+    profile_text,
+    prompt,
+    reaction_type_lines,
+    terms,
+    transcript,
+)
 from counselsim.rpc.settings import InjectionSettings
 from counselsim.rpc.taxonomy import Taxonomy
 from counselsim.schemas import RoleCard, Session
@@ -139,13 +145,6 @@ def parse_plan(text: str, candidates: list[int], max_turns: int, reason_max: int
     return Plan(reason, True, reaction, start, num)
 
 
-def reaction_types_text(taxonomy: Taxonomy, lang: str) -> str:
-    line = terms(lang)["plan_reaction_type"]
-    return "\n".join(render(line, id=r, name=getattr(taxonomy.reaction(r).names, lang),
-                            definition=getattr(taxonomy.reaction(r).definition, lang))
-                     for r in RESISTANT_REACTIONS)
-
-
 def target_text(session: Session, settings: InjectionSettings) -> str:
     """The target share for this card's level, worded as guidance."""
     level = card_level(session)
@@ -159,7 +158,7 @@ def plan_messages(session: Session, profile: Profile5P, settings: InjectionSetti
     lang = session.language
     fmt = render(terms(lang)["plan_format"], max_turns=settings.max_turns,
                  type_ids=", ".join(f'"{r}"' for r in RESISTANT_REACTIONS))
-    system = prompt(lang, "rpc_plan", reaction_types=reaction_types_text(taxonomy, lang),
+    system = prompt(lang, "rpc_plan", reaction_types=reaction_type_lines(taxonomy, lang, RESISTANT_REACTIONS),
                     max_turns=settings.max_turns, answer_format=fmt)
     lines = [(t.index, t.speaker, t.text) for t in session.turns[lo:hi]]
     user = prompt(lang, "rpc_plan_input", profile=profile_text(profile.model_dump(), lang),

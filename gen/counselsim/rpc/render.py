@@ -41,10 +41,19 @@ def choices(names: Sequence[str], lang: str) -> str:
     return sep.join(quoted[:-1]) + ("," if lang == "en" and len(quoted) > 2 else "") + last + quoted[-1]
 
 
+def reaction_type_lines(taxonomy: Any, lang: str, reactions: Sequence[str]) -> str:
+    """Reaction types as the prompts list them, one per line: id, localized name, definition (`taxonomy`: an
+    rpc.taxonomy.Taxonomy)."""
+    line = terms(lang)["reaction_type_line"]
+    return "\n".join(render(line, id=r, name=getattr(taxonomy.reaction(r).names, lang),
+                            definition=getattr(taxonomy.reaction(r).definition, lang).strip())
+                     for r in reactions)
+
+
 def profile_text(profile: dict[str, str], lang: str) -> str:
     names = terms(lang)["profile"]
     colon = "：" if lang == "zh" else ": "
     return "\n".join(f"- {names[k]}{colon}{v}" for k, v in profile.items())
 
 
-__all__ = ["check_prompts", "choices", "profile_text", "prompt", "terms", "transcript"]
+__all__ = ["check_prompts", "choices", "profile_text", "prompt", "reaction_type_lines", "terms", "transcript"]

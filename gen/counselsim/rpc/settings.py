@@ -36,7 +36,7 @@ class InjectionSettings(ConfigSection):
     else as `regenerate`); `regenerate` regenerates every later turn, client by the client role and counselor
     through σ, until a counselor closing or the original length (counselsim.rpc.rewriter).
 
-    Removed (issue 16): `type_mix` (the planner chooses the type) and `planner_can_decline` (it always may); a
+    Removed settings: `type_mix` (the planner chooses the type) and `planner_can_decline` (it always may); a
     config that still sets either fails to load with "field 'stages.rpc.injection.type_mix': unknown key".
     """
 

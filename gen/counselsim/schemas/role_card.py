@@ -29,6 +29,9 @@ class Level(str, Enum):
     high = "high"
 
 
+UNKNOWN_LEVEL = "unknown"  # how reports name the resistance level of a partial role card (an imported session)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

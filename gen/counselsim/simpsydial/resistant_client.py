@@ -19,7 +19,7 @@ from counselsim.engines.roles import RoleCaller, Unparseable
 from counselsim.resources import prompt
 from counselsim.rpc.parsing import string_fields
 from counselsim.rpc.profile import card_profile_messages, profile_from
-from counselsim.rpc.render import profile_text
+from counselsim.rpc.render import profile_text, reaction_type_lines
 from counselsim.rpc.taxonomy import load_taxonomy
 from counselsim.runtime.job import Dropped
 from counselsim.schemas import RoleCard, Turn
@@ -39,12 +39,7 @@ REASONING_KEYS = tuple(Motivation.model_fields)  # profile_reflection, situation
 
 def reaction_list(lang: str) -> str:
     """The seven types as the prompt lists them: id, localized name, definition."""
-    colon = "：" if lang == "zh" else ": "
-    lines = []
-    for reaction in REACTIONS:
-        spec = load_taxonomy().reaction(reaction)
-        lines.append(f"- {reaction} ({getattr(spec.names, lang)}){colon}{getattr(spec.definition, lang).strip()}")
-    return "\n".join(lines)
+    return reaction_type_lines(load_taxonomy(), lang, REACTIONS)
 
 
 def system_prompt(card: RoleCard, profile: Profile5P, max_turn_pairs: int) -> str:
